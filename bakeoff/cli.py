@@ -1,0 +1,178 @@
+"""`python -m bakeoff`: the dashboard's engine, headless.
+
+Exit codes: 0 every model answered, 1 at least one model failed (all results still printed),
+2 the input could not be run at all (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bakeoff import export
+from bakeoff.config import Catalog, load_catalog, resolve
+from bakeoff.engine import run_blocking
+from bakeoff.env import load_env
+from bakeoff.records import Params, Result, Run
+from bakeoff.run import InvalidRun
+from bakeoff.store import Store, url_for_path
+from metrics.cost import format_usd
+from providers import registry
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bakeoff", description="Compare language models: cost, speed, quality.")
+    p.add_argument("--db", help="SQLite file to use (default: BAKEOFF_DB or the user data dir)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("models", help="list the catalog with availability")
+    m.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("run", help="send one prompt to several models at once")
+    r.add_argument("--prompt", required=True)
+    r.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="ID",
+        help="models.yaml id or provider/model, optional @fp32|@bf16|@8bit|@4bit (repeatable)",
+    )
+    r.add_argument("--system")
+    r.add_argument("--max-tokens", type=int, default=256)
+    r.add_argument("--temperature", type=float, default=0.7)
+    r.add_argument("--top-p", type=float)
+    r.add_argument("--seed", type=int)
+    r.add_argument("--timeout", type=float, default=120.0, help="seconds per model after the request is sent")
+    r.add_argument("--reference", help="reference answer, stored with the run")
+    r.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("export", help="write a stored run as CSV or JSONL to stdout")
+    e.add_argument("run_id")
+    e.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    return p
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(url_for_path(args.db) if args.db else None)
+
+
+def model_rows(catalog: Catalog) -> list[dict[str, Any]]:
+    today = dt.date.today()
+    out = []
+    for model_id, e in catalog.entries.items():
+        try:
+            spec = resolve(catalog, model_id)
+            av = registry.get(e.provider).check(spec)
+            availability = {"state": av.state, "detail": av.detail}
+        except Exception as exc:  # one provider failing to load must not hide the rest
+            availability = {"state": "unsupported", "detail": str(exc)}
+        price = catalog.price_on(model_id, today)
+        out.append(
+            {
+                "id": model_id,
+                "label": e.label,
+                "provider": e.provider,
+                "model": e.model,
+                "kind": e.kind,
+                "open_weights": e.open_weights,
+                "params_b": e.params_b,
+                "active_params_b": e.active_params_b,
+                "context_window": e.context_window,
+                "max_output_tokens": e.max_output_tokens,
+                "license": e.license,
+                "precisions": list(e.precisions),
+                "active": e.active,
+                "availability": availability,
+                "price_per_1m": (
+                    {
+                        "input": str(price.input),
+                        "output": str(price.output),
+                        "cached_input": str(price.cached_input) if price.cached_input is not None else None,
+                        "as_of": price.as_of.isoformat(),
+                        "source": price.source,
+                    }
+                    if price
+                    else None
+                ),
+                "facts_source": e.facts_source,
+                "facts_as_of": e.facts_as_of.isoformat() if e.facts_as_of else None,
+            }
+        )
+    return out
+
+
+def _print_result(r: Result) -> None:
+    def f(v: float | None, unit: str) -> str:
+        return "unknown" if v is None else f"{v:.3f}{unit}"
+
+    print(f"== {r.model_ref} [{r.status}]")
+    if r.error:
+        print(f"   error: {r.error.cls}: {r.error.message}" + (f" ({r.error.hint})" if r.error.hint else ""))
+    if r.output:
+        print("   " + r.output.strip().replace("\n", "\n   "))
+    print(
+        f"   ttft {f(r.ttft_s, ' s')} · total {f(r.e2e_s, ' s')} · {f(r.output_tokens_per_s, ' tok/s')} · "
+        f"tokens in/out {r.input_tokens}/{r.output_tokens} ({r.tokens_source or 'unknown'}) · "
+        f"{format_usd(r.cost_usd)}{f' ({r.cost_basis})' if r.cost_basis else ''} · finish {r.finish_reason}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_env()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    catalog = load_catalog()
+    for problem in catalog.problems:
+        print(f"warning: {problem} (entry skipped)", file=sys.stderr)
+
+    if args.command == "models":
+        rows = model_rows(catalog)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {row['availability']['state']}")
+        return 0
+
+    if args.command == "export":
+        found = _store(args).get_run(args.run_id)
+        if found is None:
+            print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
+            return 2
+        data = export.to_csv([found]) if args.format == "csv" else export.to_jsonl([found])
+        sys.stdout.buffer.write(data)
+        return 0
+
+    run = Run(
+        prompt=args.prompt,
+        model_refs=args.model,
+        reference=args.reference,
+        source="cli",
+        params=Params(
+            system=args.system,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+            timeout_s=args.timeout,
+        ),
+    )
+    try:
+        results = run_blocking(run, catalog, _store(args))
+    except InvalidRun as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps({"run_id": run.run_id, "results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
+        )
+    else:
+        print(f"run {run.run_id}")
+        for r in results:
+            _print_result(r)
+    return 0 if all(r.status == "ok" for r in results) else 1

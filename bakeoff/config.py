@@ -1,0 +1,233 @@
+"""Load and validate models.yaml and pricing.yaml.
+
+One bad entry is reported (file, key path, reason) and skipped; the rest still loads, so a typo
+in one model never takes the dashboard down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from providers import registry
+from providers.base import PRECISIONS, ModelSpec, Precision
+
+ROOT = Path(__file__).resolve().parent.parent
+Kind = Literal["commercial", "local"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CatalogEntry(_Strict):
+    """One models.yaml entry. Facts are optional: unknown stays None and shows as unknown."""
+
+    provider: str
+    model: str
+    kind: Kind
+    label: str | None = None
+    open_weights: bool = False
+    params_b: float | None = Field(default=None, gt=0)  # total parameters, billions
+    active_params_b: float | None = Field(default=None, gt=0)  # MoE: parameters used per token
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    license: str | None = None
+    best_for: list[str] = []
+    card_url: str | None = None
+    facts_source: str | None = None  # where params/context/license come from
+    facts_as_of: dt.date | None = None
+    notes: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    chat_template: bool = True
+    precisions: list[Precision] = []
+    default_precision: Precision | None = None
+    options: dict[str, Any] = {}
+    active: bool = True  # False: kept for history/catalog, hidden from the picker
+
+    @field_validator("active_params_b")
+    @classmethod
+    def _active_le_total(cls, v: float | None, info: Any) -> float | None:
+        total = info.data.get("params_b")
+        if v is not None and total is not None and v > total:
+            raise ValueError(f"active_params_b ({v}) exceeds params_b ({total})")
+        return v
+
+
+class PriceRow(_Strict):
+    """USD per 1M tokens from `as_of` on. Rows are dated so old runs keep their old price."""
+
+    as_of: dt.date
+    source: str
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cached_input: Decimal | None = Field(default=None, ge=0)
+    reasoning: Decimal | None = Field(default=None, ge=0)  # None: billed as output
+    notes: str | None = None
+
+
+class LocalCompute(_Strict):
+    """What an hour of this machine costs, to price local models' busy seconds."""
+
+    usd_per_hour: Decimal | None = Field(default=None, ge=0)
+    label: str = "local compute"
+    source: str | None = None
+    as_of: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    path: str  # key path inside the file, e.g. "models.gpt-4o.context_window"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.reason}"
+
+
+@dataclass
+class Catalog:
+    entries: dict[str, CatalogEntry] = field(default_factory=dict)
+    prices: dict[str, list[PriceRow]] = field(default_factory=dict)  # sorted by as_of
+    local_compute: LocalCompute = field(default_factory=LocalCompute)
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    def price_on(self, model_id: str, day: dt.date) -> PriceRow | None:
+        """The row in force on `day` (latest as_of <= day); None = unpriced."""
+        rows = [r for r in self.prices.get(model_id, []) if r.as_of <= day]
+        return rows[-1] if rows else None
+
+
+def _read_yaml(path: Path, problems: list[ConfigProblem]) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        problems.append(ConfigProblem(path.name, "", "file not found"))
+        return {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        problems.append(ConfigProblem(path.name, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        return {}
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem(path.name, "", "top level must be a mapping"))
+        return {}
+    return data
+
+
+def _explain(exc: ValidationError) -> list[tuple[str, str]]:
+    return [(".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors()]
+
+
+def _section(data: dict[str, Any], key: str, file: str, problems: list[ConfigProblem]) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        problems.append(ConfigProblem(file, key, "must be a mapping of id -> entry"))
+        return {}
+    return value
+
+
+def load_catalog(models_path: Path | None = None, pricing_path: Path | None = None) -> Catalog:
+    models_path = Path(models_path or os.environ.get("BAKEOFF_MODELS", ROOT / "models.yaml"))
+    pricing_path = Path(pricing_path or os.environ.get("BAKEOFF_PRICING", ROOT / "pricing.yaml"))
+    cat = Catalog()
+
+    models_data = _read_yaml(models_path, cat.problems)
+    for model_id, raw in _section(models_data, "models", models_path.name, cat.problems).items():
+        try:
+            cat.entries[str(model_id)] = CatalogEntry.model_validate(raw)
+        except ValidationError as exc:
+            for loc, msg in _explain(exc):
+                cat.problems.append(ConfigProblem(models_path.name, f"models.{model_id}.{loc}".rstrip("."), msg))
+
+    pricing_data = _read_yaml(pricing_path, cat.problems)
+    if "local_compute" in pricing_data:
+        try:
+            cat.local_compute = LocalCompute.model_validate(pricing_data["local_compute"])
+        except ValidationError as exc:
+            for loc, msg in _explain(exc):
+                cat.problems.append(ConfigProblem(pricing_path.name, f"local_compute.{loc}".rstrip("."), msg))
+    for model_id, rows in _section(pricing_data, "prices", pricing_path.name, cat.problems).items():
+        model_id = str(model_id)
+        if model_id not in cat.entries and not any(p.path.startswith(f"models.{model_id}.") for p in cat.problems):
+            cat.problems.append(ConfigProblem(pricing_path.name, f"prices.{model_id}", "no such model in models.yaml"))
+            continue
+        if not isinstance(rows, list):
+            cat.problems.append(ConfigProblem(pricing_path.name, f"prices.{model_id}", "must be a list of dated rows"))
+            continue
+        good: list[PriceRow] = []
+        for i, raw in enumerate(rows):
+            try:
+                good.append(PriceRow.model_validate(raw))
+            except ValidationError as exc:
+                for loc, msg in _explain(exc):
+                    cat.problems.append(
+                        ConfigProblem(pricing_path.name, f"prices.{model_id}[{i}].{loc}".rstrip("."), msg)
+                    )
+        cat.prices[model_id] = sorted(good, key=lambda r: r.as_of)
+    return cat
+
+
+class UnknownModel(ValueError):
+    pass
+
+
+# Short provider aliases accepted in "provider/model" ids.
+PROVIDER_ALIASES = {"hf": "transformers", "huggingface": "transformers", "google": "gemini"}
+
+
+def resolve(catalog: Catalog, model_ref: str) -> ModelSpec:
+    """Turn a user's model reference into a ModelSpec.
+
+    Accepts a models.yaml key or "provider/model", each with an optional "@precision" suffix
+    for local models (e.g. "smollm2-135m-instruct@4bit", "hf/HuggingFaceTB/SmolLM2-135M-Instruct").
+    """
+    ref, _, precision = model_ref.strip().partition("@")
+    if precision and precision not in PRECISIONS:
+        raise UnknownModel(f"Unknown precision {precision!r} in {model_ref!r}; use one of {', '.join(PRECISIONS)}")
+    entry = catalog.entries.get(ref)
+    if entry is not None:
+        model_id = ref
+    else:
+        provider, sep, model = ref.partition("/")
+        provider = PROVIDER_ALIASES.get(provider, provider)
+        if not sep or not model:
+            known = ", ".join(sorted(k for k, e in catalog.entries.items() if e.active)[:12])
+            raise UnknownModel(f"Unknown model {ref!r}. Use a models.yaml id ({known}, …) or provider/model.")
+        if provider not in registry.names():
+            raise UnknownModel(f"Unknown provider {provider!r} in {ref!r}; known: {', '.join(registry.names())}")
+        local = provider in {"transformers", "ollama"}
+        entry = CatalogEntry(
+            provider=provider,
+            model=model,
+            kind="local" if local else "commercial",
+            precisions=list(PRECISIONS) if provider == "transformers" else [],
+        )
+        model_id = ref
+    if precision and entry.provider != "transformers":
+        raise UnknownModel(f"{model_ref!r}: a precision suffix only applies to in-process local models")
+    if precision and entry.precisions and precision not in entry.precisions:
+        raise UnknownModel(f"{model_ref!r}: offered precisions are {', '.join(entry.precisions)}")
+    chosen = precision or entry.default_precision or ("fp32" if entry.provider == "transformers" else None)
+    return ModelSpec(
+        id=model_id,
+        provider=entry.provider,
+        model=entry.model,
+        kind=entry.kind,
+        base_url=entry.base_url,
+        api_key_env=entry.api_key_env,
+        context_window=entry.context_window,
+        max_output_tokens=entry.max_output_tokens,
+        chat_template=entry.chat_template,
+        precision=chosen,  # type: ignore[arg-type]
+        precisions=tuple(entry.precisions),
+        options=dict(entry.options),
+    )

@@ -1,0 +1,101 @@
+"""Runs that outlive a Streamlit script run.
+
+Streamlit stops a script on any widget interaction, so a run streamed from inside the script
+would be lost. Instead the run executes on its own thread with its own event loop; after every
+event the loop thread publishes a copy of that model's result into a process-wide, lock-guarded
+registry, and the page polls those copies (the pattern verified in ENVIRONMENT.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from bakeoff.config import Catalog
+from bakeoff.engine import execute, prepare
+from bakeoff.records import Result, Run
+from bakeoff.run import new_result
+from bakeoff.store import Store
+from providers.base import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveRun:
+    run: Run
+    specs: list[ModelSpec]
+    results: list[Result]  # owned by the loop thread
+    view: dict[str, Result] = field(default_factory=dict)  # result_id -> copy, read by pages
+    cancel: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failure: str | None = None  # set only if the engine itself failed (not a model)
+
+    def publish(self, res: Result) -> None:
+        copy = res.snapshot()  # taken on the loop thread, so it is consistent
+        with self.lock:
+            self.view[res.result_id] = copy
+
+    def snapshot(self) -> list[Result]:
+        with self.lock:
+            return [self.view[r.result_id] for r in self.results]
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+
+class LiveRuns:
+    """Process-wide registry of in-flight and recent runs, shared by every browser session."""
+
+    def __init__(self, keep: int = 50):
+        self._runs: dict[str, LiveRun] = {}
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def start(self, run: Run, catalog: Catalog, store: Store | None) -> LiveRun:
+        """Validate synchronously (raises InvalidRun), then run on a background thread."""
+        specs = prepare(run, catalog)
+        live = LiveRun(
+            run, specs, [new_result(run, ref, spec) for ref, spec in zip(run.model_refs, specs, strict=False)]
+        )
+        for res in live.results:
+            live.publish(res)
+        with self._lock:
+            self._runs[run.run_id] = live
+            finished = [k for k, v in self._runs.items() if v.done]
+            for old in finished[: max(0, len(self._runs) - self._keep)]:
+                del self._runs[old]
+        threading.Thread(
+            target=self._work, args=(live, catalog, store), name=f"bakeoff-run-{run.run_id}", daemon=True
+        ).start()
+        return live
+
+    @staticmethod
+    def _work(live: LiveRun, catalog: Catalog, store: Store | None) -> None:
+        try:
+            asyncio.run(
+                execute(
+                    live.run,
+                    live.specs,
+                    catalog,
+                    store,
+                    results=live.results,
+                    on_update=live.publish,
+                    cancel=live.cancel,
+                )
+            )
+        except Exception as exc:  # surfaced on the page, never as a traceback
+            log.exception("run %s failed", live.run.run_id)
+            live.failure = f"{type(exc).__name__}: {exc}"
+        finally:
+            for res in live.results:
+                live.publish(res)
+            live.finished.set()
+
+    def get(self, run_id: str) -> LiveRun | None:
+        with self._lock:
+            return self._runs.get(run_id)

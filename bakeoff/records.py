@@ -1,0 +1,137 @@
+"""Run and Result records: what one comparison produced, assembled from provider events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+Status = Literal["queued", "running", "ok", "error", "interrupted", "timeout", "cancelled"]
+FINAL: frozenset[str] = frozenset({"ok", "error", "interrupted", "timeout", "cancelled"})
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@dataclass
+class Params:
+    """The generation settings shared by every model in a run."""
+
+    system: str | None = None
+    max_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float | None = None
+    seed: int | None = None
+    timeout_s: float = 120.0
+
+
+@dataclass
+class Run:
+    prompt: str
+    model_refs: list[str]
+    params: Params = field(default_factory=Params)
+    reference: str | None = None
+    run_id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=utcnow)
+    status: Literal["running", "done", "cancelled"] = "running"
+    source: str = "ui"  # ui | cli | batch
+
+
+@dataclass
+class ErrorInfo:
+    cls: str  # taxonomy class name, e.g. "RateLimited"
+    message: str
+    http_status: int | None = None
+    hint: str = ""
+
+
+@dataclass
+class Result:
+    run_id: str
+    model_ref: str  # as the user chose it, e.g. "smollm2-135m-instruct@4bit"
+    provider: str
+    model: str  # the provider's model name
+    kind: str = "commercial"
+    precision: str | None = None
+    result_id: str = field(default_factory=new_id)
+    status: Status = "queued"
+    progress: str = ""  # latest Status message from the provider (loading weights, ...)
+    output: str = ""
+    error: ErrorInfo | None = None
+    # stamps of the final attempt, perf_counter_ns
+    queued_ns: int | None = None
+    sent_ns: int | None = None
+    first_token_ns: int | None = None
+    last_token_ns: int | None = None
+    closed_ns: int | None = None
+    # derived figures
+    queue_s: float | None = None
+    ttft_s: float | None = None
+    e2e_s: float | None = None
+    tpot_s: float | None = None
+    output_tokens_per_s: float | None = None
+    # usage
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tokens_source: str | None = None  # reported | counted | estimated
+    # cost
+    cost_usd: Decimal | None = None
+    cost_basis: str | None = None  # "api price" | "local compute" | None (unpriced)
+    price_as_of: dt.date | None = None
+    # provenance
+    finish_reason: str | None = None
+    attempts: int = 0
+    request_id: str | None = None
+    system_fingerprint: str | None = None
+    memory_bytes: int | None = None
+    load_s: float | None = None
+    server_timings: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `python -m bakeoff run --json` prints (ARCHITECTURE.md's field list)."""
+        return {
+            "model": self.model_ref,
+            "provider": self.provider,
+            "status": self.status,
+            "output": self.output,
+            "error": (
+                {"class": self.error.cls, "message": self.error.message, "http_status": self.error.http_status}
+                if self.error
+                else None
+            ),
+            "ttft_s": self.ttft_s,
+            "e2e_s": self.e2e_s,
+            "tpot_s": self.tpot_s,
+            "output_tokens_per_s": self.output_tokens_per_s,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "tokens_source": self.tokens_source,
+            "cost_usd": str(self.cost_usd) if self.cost_usd is not None else None,
+            "cost_basis": self.cost_basis,
+            "price_as_of": self.price_as_of.isoformat() if self.price_as_of else None,
+            "finish_reason": self.finish_reason,
+            "attempts": self.attempts,
+            "quantization": self.precision,
+            "memory_bytes": self.memory_bytes,
+            "scores": dict(self.scores),
+        }
+
+    def snapshot(self) -> Result:
+        """A copy safe to hand to another thread (the UI) while the runner keeps writing."""
+        data = asdict(self)
+        data["error"] = ErrorInfo(**data["error"]) if data["error"] else None
+        return Result(**data)

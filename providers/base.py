@@ -1,0 +1,251 @@
+"""The contract every provider and the runner share.
+
+Providers turn one `Request` for one `ModelSpec` into a stream of `Event`s and raise
+`ProviderError` subclasses. They never time anything: the runner stamps each event on arrival,
+so every provider is measured the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+Kind = Literal["commercial", "local"]
+Precision = Literal["fp32", "bf16", "8bit", "4bit"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16", "8bit", "4bit")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model as the catalog (models.yaml) describes it, ready for a provider."""
+
+    id: str  # catalog key or "provider/model"
+    provider: str  # registry name: "transformers", "openai", "anthropic", ...
+    model: str  # what the provider calls it: API model name, HF id, local path
+    kind: Kind = "commercial"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    chat_template: bool = True  # False: a base model, prompted as plain completion
+    precision: Precision | None = None  # local models only
+    precisions: tuple[Precision, ...] = ()  # what the catalog offers for this model
+    options: Mapping[str, Any] = field(default_factory=dict)  # provider-specific settings
+
+    @property
+    def display_id(self) -> str:
+        return f"{self.id}@{self.precision}" if self.precision else self.id
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    system: str | None = None
+    max_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float | None = None
+    seed: int | None = None
+    timeout_s: float = 120.0  # whole attempt, connect included
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Progress before the request goes out (e.g. loading weights); shown, never timed as TTFT."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Sent:
+    """Yielded right before the request leaves (client built, weights loaded): the 'sent' stamp."""
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+TokensSource = Literal["reported", "counted", "estimated"]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts; None means unknown, never zero.
+
+    source: "reported" by the provider's API, "counted" exactly with the model's own tokenizer
+    (local models), or "estimated" with a stand-in tokenizer.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    source: TokensSource = "reported"
+
+
+@dataclass(frozen=True)
+class Finish:
+    reason: str  # normalised: "stop", "length", "content_filter", "tool_calls", or provider's own
+
+
+@dataclass(frozen=True)
+class Meta:
+    request_id: str | None = None
+    system_fingerprint: str | None = None
+    server_timings: Mapping[str, Any] = field(default_factory=dict)
+    memory_bytes: int | None = None  # resident weights of a local model
+    load_s: float | None = None  # time spent loading weights before Sent
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+Event = Status | Sent | TextDelta | Usage | Finish | Meta
+
+
+# ---- availability -------------------------------------------------------------------------
+
+AvailabilityState = Literal["ready", "not_configured", "unreachable", "not_downloaded", "unsupported"]
+
+
+@dataclass(frozen=True)
+class Availability:
+    state: AvailabilityState
+    detail: str = ""  # what is wrong and what to do about it
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ready"
+
+
+# ---- errors -------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of the taxonomy. `retryable` drives the runner's single retry policy."""
+
+    retryable: ClassVar[bool] = False
+    hint: ClassVar[str] = ""
+
+    def __init__(self, message: str, *, http_status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AuthError(ProviderError):
+    hint = "Check the API key (environment variable or .env)."
+
+
+class NotFound(ProviderError):
+    hint = "Check the model name, or that the model is pulled/downloaded."
+
+
+class BadRequest(ProviderError):
+    hint = "The provider rejected the request parameters."
+
+
+class ContextLength(ProviderError):
+    hint = "Shorten the prompt or lower max tokens."
+
+
+class RateLimited(ProviderError):
+    retryable = True
+    hint = "Rate limited: wait, or lower concurrency."
+
+
+class QuotaExceeded(ProviderError):
+    hint = "Quota or billing limit reached on the provider account."
+
+
+class Timeout(ProviderError):
+    retryable = True
+    hint = "The model took too long; raise the timeout or try again."
+
+
+class Unreachable(ProviderError):
+    retryable = True
+    hint = "Could not connect: is the server running and the URL right?"
+
+
+class ServerError(ProviderError):
+    retryable = True
+    hint = "The provider had an internal error; try again later."
+
+
+class Overloaded(ProviderError):
+    retryable = True
+    hint = "The provider is overloaded; try again later."
+
+
+class StreamInterrupted(ProviderError):
+    hint = "The connection dropped mid-answer; the partial text is kept."
+
+
+class MalformedResponse(ProviderError):
+    hint = "The provider sent something Bakeoff could not parse."
+
+
+class ConfigError(ProviderError):
+    hint = "Fix the model's configuration (models.yaml) or the selection."
+
+
+class Unsupported(ConfigError):
+    hint = "This option is not available for this model on this machine."
+
+
+class Cancelled(ProviderError):
+    hint = "Stopped by the user."
+
+
+# ---- the protocol -------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: ClassVar[str]
+
+    def check(self, spec: ModelSpec) -> Availability:
+        """Cheap: key present, server up, weights on disk. Never loads a model or bills."""
+        ...
+
+    def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
+        """Yield Status* Sent TextDelta* Usage? Finish Meta?; raise ProviderError on failure."""
+        ...
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """Optional: exact prompt token count, for the context-window check before sending."""
+
+    def count_tokens(self, spec: ModelSpec, text: str) -> int | None: ...
+
+
+@runtime_checkable
+class HasPrecisions(Protocol):
+    """Optional (local providers): which precisions can run here; None = yes, else the reason."""
+
+    def precision_support(self, spec: ModelSpec) -> Mapping[Precision, str | None]: ...
+
+
+# ---- secrets ------------------------------------------------------------------------------
+
+_KEYLIKE = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|"
+    r"(?i:bearer)\s+[A-Za-z0-9._\-]{12,})"
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Remove API keys from a message before it is shown, stored or logged."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _KEYLIKE.sub("[redacted]", text)

@@ -1,0 +1,162 @@
+"""The runner with scripted providers: concurrency, isolation, timeouts, retries, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from bakeoff.engine import prepare, run_blocking
+from bakeoff.records import Params, Run
+from bakeoff.run import InvalidRun, RetryPolicy, fan_out
+from tests.conftest import scripted_catalog
+
+FAST = RetryPolicy(base_s=0.01, cap_s=0.02)
+
+
+def go(cat, refs, *, params=None, cancel=None, policy=FAST, store=None):
+    run = Run(prompt="Say hi", model_refs=refs, params=params or Params(max_tokens=50))
+    if store is not None:
+        return run, run_blocking(run, cat, store, cancel=cancel, policy=policy)
+    return run, asyncio.run(fan_out(run, prepare(run, cat), cat, cancel=cancel, policy=policy))
+
+
+def test_models_run_concurrently_not_one_after_another(scripted):
+    cat = scripted_catalog(**{f"m{i}": {"first_delay": 0.3} for i in range(4)})
+    t0 = time.perf_counter()
+    _, results = go(cat, [f"m{i}" for i in range(4)])
+    wall = time.perf_counter() - t0
+    assert [r.status for r in results] == ["ok"] * 4
+    assert scripted.max_active == 4
+    assert wall < 4 * 0.3  # sequential would take at least 1.2 s
+
+
+def test_failing_model_does_not_hide_others(scripted):
+    cat = scripted_catalog(good={"chunks": ["fine"]}, bad={"fail": "AuthError", "http_status": 401})
+    _, (good, bad) = go(cat, ["good", "bad"])
+    assert good.status == "ok" and good.output == "fine"
+    assert bad.status == "error" and bad.error.cls == "AuthError" and bad.error.http_status == 401
+    assert bad.error.hint  # the user is told what to do
+    assert bad.attempts == 1  # 401 is never retried
+
+
+def test_timestamps_give_ttft_and_e2e(scripted):
+    cat = scripted_catalog(m={"first_delay": 0.2, "chunk_delay": 0.1, "chunks": ["a", "b", "c"], "usage": [5, 3]})
+    _, (r,) = go(cat, ["m"])
+    assert r.sent_ns is not None and r.sent_ns <= r.first_token_ns <= r.last_token_ns <= r.closed_ns
+    assert 0.19 <= r.ttft_s < 0.6
+    assert 0.39 <= r.e2e_s < 1.2
+    assert r.tpot_s == pytest.approx((r.e2e_s - r.ttft_s) / 2)
+    assert r.output_tokens_per_s == pytest.approx(3 / r.e2e_s)
+    assert (r.input_tokens, r.output_tokens, r.tokens_source) == (5, 3, "reported")
+    assert r.queue_s is not None and r.queue_s >= 0
+
+
+def test_missing_usage_is_estimated_and_marked(scripted):
+    cat = scripted_catalog(m={"chunks": ["hello", " there", " friend"]})
+    _, (r,) = go(cat, ["m"])
+    assert r.tokens_source == "estimated"
+    assert r.input_tokens == 2  # "Say hi" in cl100k_base
+    assert r.output_tokens == 3
+
+
+def test_timeout_keeps_partial_text(scripted):
+    cat = scripted_catalog(slow={"chunks": ["part", "never"], "chunk_delay": 5}, fast={})
+    _, (slow, fast) = go(cat, ["slow", "fast"], params=Params(timeout_s=0.3))
+    assert slow.status == "timeout" and slow.output == "part" and slow.error.cls == "Timeout"
+    assert fast.status == "ok"
+    assert "slow" in scripted.closed  # the provider's stream was closed, not leaked
+
+
+def test_retry_before_first_token_then_succeed(scripted):
+    cat = scripted_catalog(m={"fail": "RateLimited", "fail_times": 2, "retry_after": 0.01, "chunks": ["ok"]})
+    _, (r,) = go(cat, ["m"])
+    assert r.status == "ok" and r.output == "ok" and r.attempts == 3
+
+
+def test_retry_after_beyond_cap_fails_fast(scripted):
+    cat = scripted_catalog(m={"fail": "RateLimited", "retry_after": 999})
+    _, (r,) = go(cat, ["m"])
+    assert r.status == "error" and r.attempts == 1 and r.error.cls == "RateLimited"
+
+
+def test_gives_up_after_max_attempts(scripted):
+    cat = scripted_catalog(m={"fail": "ServerError", "http_status": 500})
+    _, (r,) = go(cat, ["m"])
+    assert r.status == "error" and r.attempts == FAST.max_attempts
+
+
+def test_never_replays_after_first_token(scripted):
+    cat = scripted_catalog(m={"fail": "ServerError", "fail_after": 1, "chunks": ["partial", " rest"]})
+    _, (r,) = go(cat, ["m"])
+    assert r.status == "interrupted" and r.output == "partial" and r.attempts == 1
+
+
+def test_cancel_stops_in_flight_and_keeps_finished(scripted):
+    cat = scripted_catalog(quick={"chunks": ["done"]}, slow={"chunks": ["a", "b"], "chunk_delay": 10})
+    cancel = threading.Event()
+    threading.Timer(0.4, cancel.set).start()
+    t0 = time.perf_counter()
+    _, (quick, slow) = go(cat, ["quick", "slow"], cancel=cancel)
+    assert time.perf_counter() - t0 < 5
+    assert quick.status == "ok"
+    assert slow.status == "cancelled" and slow.output == "a" and slow.error.cls == "Cancelled"
+
+
+def test_unavailable_model_is_reported_not_called(scripted):
+    cat = scripted_catalog(m={"available": "not_configured"})
+    _, (r,) = go(cat, ["m"])
+    assert r.status == "error" and r.error.cls == "ConfigError" and "not configured" in r.error.message
+    assert scripted.calls.get("m") is None
+
+
+def test_context_window_checked_before_sending(scripted):
+    cat = scripted_catalog(small={"context_window": 20})
+    _, (r,) = go(cat, ["small"], params=Params(max_tokens=50))
+    assert r.status == "error" and r.error.cls == "ContextLength" and "20" in r.error.message
+    assert scripted.calls.get("small") is None
+
+
+def test_max_tokens_above_model_limit(scripted):
+    cat = scripted_catalog(m={"max_output_tokens": 10})
+    _, (r,) = go(cat, ["m"], params=Params(max_tokens=50))
+    assert r.error.cls == "BadRequest" and "10" in r.error.message
+
+
+def test_api_cost_from_price_row_and_local_compute(scripted):
+    cat = scripted_catalog(
+        api={"usage": [1000, 500], "priced": True}, loc={"kind": "local", "usage": [3, 3]}, free={"usage": [1, 1]}
+    )
+    _, (api, loc, free) = go(cat, ["api", "loc", "free"])
+    assert api.cost_usd == Decimal("0.002000") and api.cost_basis == "api price"
+    assert loc.cost_basis == "local compute" and loc.cost_usd is not None and loc.cost_usd >= 0
+    assert free.cost_usd is None and free.cost_basis is None  # unpriced, never $0
+
+
+@pytest.mark.parametrize(
+    ("prompt", "refs", "params", "message"),
+    [
+        ("   ", ["m"], Params(), "prompt is empty"),
+        ("hi", [], Params(), "No model selected"),
+        ("hi", ["nope"], Params(), "Unknown model"),
+        ("hi", ["m"], Params(max_tokens=0), "Max tokens"),
+        ("hi", ["m", "m"], Params(), "twice"),
+        ("hi", ["m@4bit"], Params(), "precision"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message(scripted, prompt, refs, params, message):
+    cat = scripted_catalog(m={})
+    with pytest.raises(InvalidRun, match=message):
+        prepare(Run(prompt=prompt, model_refs=refs, params=params), cat)
+
+
+def test_results_are_stored_as_they_finish(scripted, store):
+    cat = scripted_catalog(a={"chunks": ["x"]}, b={"fail": "NotFound"})
+    run, _ = go(cat, ["a", "b"], store=store)
+    stored_run, stored = store.get_run(run.run_id)
+    assert stored_run.status == "done"
+    assert [(r.model_ref, r.status) for r in stored] == [("a", "ok"), ("b", "error")]
+    assert stored[1].error.cls == "NotFound"
