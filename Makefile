@@ -16,7 +16,8 @@ $(VENV)/.installed: requirements.txt requirements-models.txt requirements-dev.tx
 	touch $@
 
 run: setup
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	@echo "Bakeoff: open http://localhost:$(PORT)"
+	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: setup
 	$(BIN)/ruff check .

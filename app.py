@@ -1,0 +1,14 @@
+"""Streamlit entry point: page config and navigation, nothing else."""
+
+import streamlit as st
+
+from bakeoff.env import load_env
+
+load_env()
+st.set_page_config(page_title="Bakeoff", page_icon="🥧", layout="wide")
+st.navigation(
+    [
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+    ]
+).run()

@@ -1,0 +1,46 @@
+"""Process-wide resources shared by every browser session (Streamlit caches them once)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bakeoff.config import Catalog, load_catalog, resolve
+from bakeoff.live import LiveRuns
+from bakeoff.store import Store
+from providers import registry
+from providers.base import Availability, HasPrecisions
+
+
+@st.cache_resource(show_spinner=False)
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> Store:
+    return Store()
+
+
+@st.cache_resource(show_spinner=False)
+def live_runs() -> LiveRuns:
+    return LiveRuns()
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def availability(model_id: str) -> Availability:
+    """Cheap, cached: key present / server up / weights on disk. Never loads a model."""
+    try:
+        spec = resolve(catalog(), model_id)
+        return registry.get(spec.provider).check(spec)
+    except Exception as exc:  # a provider that cannot even load is shown, not raised
+        return Availability("unsupported", str(exc))
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def precision_support(model_id: str) -> dict[str, str | None]:
+    """Which precisions can run here for a local model: None = yes, else why not."""
+    spec = resolve(catalog(), model_id)
+    provider = registry.get(spec.provider)
+    if isinstance(provider, HasPrecisions):
+        return dict(provider.precision_support(spec))
+    return {p: None for p in spec.precisions}
