@@ -95,6 +95,7 @@ class Result:
     memory_bytes: int | None = None
     load_s: float | None = None
     server_timings: dict[str, Any] = field(default_factory=dict)
+    provider_meta: dict[str, Any] = field(default_factory=dict)  # provider extras (e.g. Cohere's full token counts)
     scores: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -185,7 +185,7 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
                 res.request_id = event.request_id or res.request_id
                 res.system_fingerprint = event.system_fingerprint or res.system_fingerprint
                 res.server_timings.update(event.server_timings)
-                res.server_timings.update(event.extra)
+                res.provider_meta.update(event.extra)
                 res.memory_bytes = event.memory_bytes or res.memory_bytes
                 res.load_s = event.load_s if event.load_s is not None else res.load_s
             notify(res)

@@ -44,7 +44,9 @@ runs = sa.Table(
     sa.Column("params", sa.Text, nullable=False),  # JSON of Params
 )
 
-_RESULT_SCALARS = [f.name for f in fields(Result) if f.name not in {"error", "server_timings", "scores", "progress"}]
+_RESULT_SCALARS = [
+    f.name for f in fields(Result) if f.name not in {"error", "server_timings", "provider_meta", "scores", "progress"}
+]
 _INT_COLS = {
     "queued_ns",
     "sent_ns",
@@ -86,6 +88,7 @@ results = sa.Table(
     sa.Column("error_http_status", sa.Integer),
     sa.Column("error_hint", sa.Text),
     sa.Column("server_timings", sa.Text),  # JSON
+    sa.Column("provider_meta", sa.Text),  # JSON
     sa.Column("scores", sa.Text),  # JSON
 )
 
@@ -267,5 +270,6 @@ def _row_to_result(row: Any) -> Result:
         else None
     )
     data["server_timings"] = json.loads(row["server_timings"] or "{}")
+    data["provider_meta"] = json.loads(row["provider_meta"] or "{}")
     data["scores"] = json.loads(row["scores"] or "{}")
     return Result(**data)

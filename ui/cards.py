@@ -64,6 +64,8 @@ def _figures(r: Result) -> None:
         f"cost **{cost}** · finish **{r.finish_reason or 'unknown'}**"
         + (f" · attempts {r.attempts}" if r.attempts > 1 else ""),
     ]
+    if r.provider_meta.get("temperature_ignored"):
+        lines.append("temperature not applied: this API version fixes sampling")
     if r.memory_bytes:
         lines.append(f"weights in memory **{r.memory_bytes / 1e6:,.0f} MB** ({r.precision})")
     st.caption("  \n".join(lines), help="  \n".join(f"{k}: {v}" for k, v in HELP.items()))

@@ -35,7 +35,18 @@ def render_run(run: Run, results: Sequence[Result], key: str) -> None:
         left.plotly_chart(charts.latency_breakdown(frame), key=f"{key}_latency")
         right.plotly_chart(charts.throughput(frame), key=f"{key}_throughput")
     a, b, _ = st.columns([1, 1, 4])
-    a.download_button("Download CSV", export.to_csv([(run, list(results))]), file_name=f"bakeoff-{run.run_id}.csv",
-                      mime="text/csv", key=f"{key}_csv", icon=":material/download:")
-    b.download_button("Download JSONL", export.to_jsonl([(run, list(results))]),
-                      file_name=f"bakeoff-{run.run_id}.jsonl", mime="application/jsonl", key=f"{key}_jsonl")
+    a.download_button(
+        "Download CSV",
+        export.to_csv([(run, list(results))]),
+        file_name=f"bakeoff-{run.run_id}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        icon=":material/download:",
+    )
+    b.download_button(
+        "Download JSONL",
+        export.to_jsonl([(run, list(results))]),
+        file_name=f"bakeoff-{run.run_id}.jsonl",
+        mime="application/jsonl",
+        key=f"{key}_jsonl",
+    )

@@ -8,8 +8,13 @@ from bakeoff.config import Catalog
 from bakeoff.records import Params
 from ui import state
 
-BADGE = {"ready": "✅ ready", "not_configured": "🔑 not configured", "unreachable": "⚠️ unreachable",
-         "not_downloaded": "⬇️ not downloaded", "unsupported": "⛔ unsupported"}
+BADGE = {
+    "ready": "✅ ready",
+    "not_configured": "🔑 not configured",
+    "unreachable": "⚠️ unreachable",
+    "not_downloaded": "⬇️ not downloaded",
+    "unsupported": "⛔ unsupported",
+}
 
 
 def _default_models(cat: Catalog) -> list[str]:
@@ -29,8 +34,13 @@ def model_picker(cat: Catalog) -> list[str]:
 
     if "compare_models" not in st.session_state:
         st.session_state["compare_models"] = _default_models(cat)
-    chosen = st.multiselect("Models", ordered, key="compare_models", format_func=label,
-                            help="Local models run on this machine; commercial ones need their API key.")
+    chosen = st.multiselect(
+        "Models",
+        ordered,
+        key="compare_models",
+        format_func=label,
+        help="Local models run on this machine; commercial ones need their API key.",
+    )
     refs: list[str] = []
     for model_id in chosen:
         e = active[model_id]
@@ -44,10 +54,15 @@ def model_picker(cat: Catalog) -> list[str]:
         usable = [p for p in e.precisions if support.get(p) is None]
         blocked = {p: support[p] for p in e.precisions if support.get(p)}
         default = e.default_precision if e.default_precision in usable else (usable[:1] or [None])[0]
-        picks = st.pills(f"{e.label or model_id}: precision", usable, selection_mode="multi",
-                         default=[default] if default else [], key=f"compare_prec_{model_id}",
-                         help="fp32 = full precision; bf16 halves memory; 8-bit / 4-bit use bitsandbytes. "
-                         "Pick several to compare them side by side.")
+        picks = st.pills(
+            f"{e.label or model_id}: precision",
+            usable,
+            selection_mode="multi",
+            default=[default] if default else [],
+            key=f"compare_prec_{model_id}",
+            help="fp32 = full precision; bf16 halves memory; 8-bit / 4-bit use bitsandbytes. "
+            "Pick several to compare them side by side.",
+        )
         for p, why in blocked.items():
             st.caption(f"{p} unavailable: {why}")
         refs += [f"{model_id}@{p}" for p in picks]
@@ -56,17 +71,42 @@ def model_picker(cat: Catalog) -> list[str]:
 
 def generation_settings() -> Params:
     st.subheader("Settings")
-    temperature = st.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="compare_temperature",
-                            help="0 = greedy (deterministic); higher = more varied.")
-    max_tokens = st.number_input("Max tokens", min_value=1, max_value=32768, value=128, step=16,
-                                 key="compare_max_tokens", help="Upper bound on each model's answer length.")
+    temperature = st.slider(
+        "Temperature",
+        0.0,
+        2.0,
+        0.7,
+        0.05,
+        key="compare_temperature",
+        help="0 = greedy (deterministic); higher = more varied.",
+    )
+    max_tokens = st.number_input(
+        "Max tokens",
+        min_value=1,
+        max_value=32768,
+        value=128,
+        step=16,
+        key="compare_max_tokens",
+        help="Upper bound on each model's answer length.",
+    )
     with st.expander("More settings"):
         top_p = st.slider("Top-p", 0.05, 1.0, 1.0, 0.05, key="compare_top_p")
         seed_text = st.text_input("Seed (blank = random)", key="compare_seed")
-        timeout = st.number_input("Timeout per model (s)", min_value=1.0, max_value=3600.0, value=120.0,
-                                  key="compare_timeout", help="Counted from the moment the request is sent.")
+        timeout = st.number_input(
+            "Timeout per model (s)",
+            min_value=1.0,
+            max_value=3600.0,
+            value=120.0,
+            key="compare_timeout",
+            help="Counted from the moment the request is sent.",
+        )
     seed = int(seed_text) if seed_text.strip().lstrip("-").isdigit() else None
     if seed_text.strip() and seed is None:
         st.warning("Seed must be a whole number; ignoring it.")
-    return Params(max_tokens=int(max_tokens), temperature=float(temperature),
-                  top_p=None if top_p >= 1.0 else float(top_p), seed=seed, timeout_s=float(timeout))
+    return Params(
+        max_tokens=int(max_tokens),
+        temperature=float(temperature),
+        top_p=None if top_p >= 1.0 else float(top_p),
+        seed=seed,
+        timeout_s=float(timeout),
+    )

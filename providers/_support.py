@@ -1,0 +1,165 @@
+"""Plumbing the remote providers share: keys from the environment, per-loop SDK clients, probes.
+
+- Keys and base URLs are read from the environment at call time (a .env loaded after import,
+  or a key set in Settings, takes effect without a restart).
+- SDK clients are cached per event loop (an httpx connection pool belongs to the loop that
+  opened it, and the runner may run each comparison on a fresh loop) and closed with it.
+- Local-server probes are cached for a few seconds so a page that lists models never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import os
+import ssl
+import threading
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+from providers.base import Availability, ConfigError, ModelSpec, Request
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 1.5
+PROBE_TTL_S = 15.0
+
+
+def env(name: str) -> str | None:
+    """A non-blank environment variable, read now."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def api_key(spec: ModelSpec, default_envs: Sequence[str]) -> tuple[str | None, str]:
+    """(key, the variable it should come from). spec.api_key_env overrides the SDK's defaults."""
+    names = [spec.api_key_env] if spec.api_key_env else list(default_envs)
+    for name in names:
+        value = env(name)
+        if value:
+            return value, name
+    return None, names[0]
+
+
+def missing_key(var: str) -> Availability:
+    return Availability("not_configured", f"set {var} in the environment or .env")
+
+
+def require_key(spec: ModelSpec, default_envs: Sequence[str]) -> str:
+    key, var = api_key(spec, default_envs)
+    if key is None:
+        raise ConfigError(f"No API key for {spec.id}: set {var} in the environment or .env")
+    return key
+
+
+def connect_timeout(req: Request) -> float:
+    return min(CONNECT_TIMEOUT_S, req.timeout_s)
+
+
+Closer = Callable[[], Awaitable[object]]
+
+
+class LoopClients(Generic[T]):
+    """SDK clients keyed by (running event loop, settings), closed when their loop shuts down.
+
+    An httpx pool belongs to the loop that opened it, and it keeps that loop alive, so clients
+    cannot simply be dropped with a weak reference. Instead each loop gets a small sentinel async
+    generator: asyncio.run() (any loop's shutdown_asyncgens()) closes it while the loop still
+    runs, and its `finally` closes that loop's clients. Loops closed some other way are purged.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: dict[asyncio.AbstractEventLoop, dict[Hashable, tuple[T, Closer]]] = {}
+        self._sentinels: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_loop)
+
+    async def get(self, key: Hashable, factory: Callable[[], tuple[T, Closer]]) -> T:
+        """The client for `key` on the running loop; factory() -> (client, async close function)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            for stale in [other for other in self._by_loop if other.is_closed()]:
+                self._by_loop.pop(stale, None)
+                self._sentinels.pop(stale, None)
+            fresh_loop = loop not in self._by_loop
+            clients = self._by_loop.setdefault(loop, {})
+            entry = clients.get(key)
+        if fresh_loop:
+            sentinel = self._close_at_shutdown(loop)
+            self._sentinels[loop] = sentinel  # asyncio only keeps a weak reference
+            await sentinel.asend(None)  # started, so shutdown_asyncgens() will run its finally
+        if entry is None:
+            built = factory()
+            with self._lock:
+                entry = clients.setdefault(key, built)
+        return entry[0]
+
+    async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                clients = self._by_loop.pop(loop, {})
+                self._sentinels.pop(loop, None)
+            for _, close in clients.values():
+                try:
+                    await close()
+                except Exception:  # closing is best effort; the loop is going away anyway
+                    pass
+
+
+class TTLCache(Generic[T]):
+    """A tiny thread-safe memo with expiry, for check() probes."""
+
+    def __init__(self, ttl_s: float = PROBE_TTL_S) -> None:
+        self._ttl = ttl_s
+        self._items: dict[Hashable, tuple[float, T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+        return value
+
+
+# Modules the HTTP stacks import on their first request (connection pool, HTTP/1.1 parser, the
+# anyio backend, the JSON parser). Imported with the provider module, so a first call does not
+# bill ~50 ms of imports to the model's TTFT.
+HTTPX2_STACK = ("httpcore2", "h11", "anyio._backends._asyncio", "anyio.streams.tls", "jiter")
+HTTPX_STACK = ("httpcore", "h11", "anyio._backends._asyncio", "anyio.streams.tls")
+
+
+def preload(modules: Sequence[str]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def warm_stainless(client: object, get_platform: Callable[[], object]) -> None:
+    """openai/anthropic detect the OS in a worker thread on a client's first request; do it now."""
+    if getattr(client, "_platform", "unset") is None:
+        try:
+            client._platform = get_platform()  # type: ignore[attr-defined]
+        except Exception:  # best effort: the SDK will detect it itself
+            pass
+
+
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One TLS context for every SDK client: building one loads the CA bundle (~60 ms each)."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
