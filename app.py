@@ -3,7 +3,9 @@
 import streamlit as st
 
 from bakeoff.env import load_env
+from ui.streamlit_secrets import load_streamlit_secrets
 
+load_streamlit_secrets()  # keys from .streamlit/secrets.toml; the real environment wins, then secrets, then .env
 load_env()
 st.set_page_config(page_title="Bakeoff", page_icon="🥧", layout="wide")
 st.navigation(

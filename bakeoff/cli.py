@@ -12,10 +12,11 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from bakeoff import export
-from bakeoff.config import Catalog, load_catalog, resolve
+from bakeoff import export, prices_import
+from bakeoff.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.engine import run_blocking
 from bakeoff.env import load_env
 from bakeoff.records import Params, Result, Run
@@ -54,6 +55,32 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write a stored run as CSV or JSONL to stdout")
     e.add_argument("run_id")
     e.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+
+    prices = sub.add_parser("prices", help="keep pricing.yaml current").add_subparsers(
+        dest="prices_command", required=True
+    )
+    i = prices.add_parser(
+        "import",
+        help="dated rows from a LiteLLM-format price map: shows the changes, --write applies them",
+        description="Map LiteLLM's model_prices_and_context_window.json to models.yaml ids and show the price "
+        "changes as new dated rows. Rows set by hand win.",
+    )
+    i.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE|URL",
+        help=f"the price map (default: the copy in the tokencost package; newest: {prices_import.LITELLM_URL})",
+    )
+    i.add_argument("--write", action="store_true", help="append to pricing.yaml, fill missing context windows")
+    i.add_argument(
+        "--as-of", type=dt.date.fromisoformat, metavar="YYYY-MM-DD", help="date of new rows (default: today)"
+    )
+    i.add_argument("--model", action="append", metavar="ID", help="only these models.yaml ids (repeatable)")
+    i.add_argument(
+        "--supersede-hand-rows",
+        action="store_true",
+        help="also add a new dated row where the price differs from a row set by hand (which stays for older runs)",
+    )
     return p
 
 
@@ -119,7 +146,41 @@ def _print_result(r: Result) -> None:
         f"   ttft {f(r.ttft_s, ' s')} · total {f(r.e2e_s, ' s')} · {f(r.output_tokens_per_s, ' tok/s')} · "
         f"tokens in/out {r.input_tokens}/{r.output_tokens} ({r.tokens_source or 'unknown'}) · "
         f"{format_usd(r.cost_usd)}{f' ({r.cost_basis})' if r.cost_basis else ''} · finish {r.finish_reason}"
+        + (f" · {r.attempts} attempts" if r.attempts > 1 else "")
     )
+
+
+def _prices_import(args: argparse.Namespace, catalog: Catalog) -> int:
+    if args.file:
+        location = args.file
+        source = location if "://" in location else str(Path(location).expanduser().resolve())
+    else:
+        bundled = prices_import.bundled_price_map()
+        if bundled is None:
+            print(
+                "error: give the price map: FILE or URL (e.g. "
+                f"{prices_import.LITELLM_URL}), or install tokencost for an offline copy",
+                file=sys.stderr,
+            )
+            return 2
+        location, source = str(bundled[0]), bundled[1]
+    try:
+        data = prices_import.read_price_map(location)
+        plan = prices_import.plan(
+            catalog,
+            data,
+            source=source,
+            as_of=args.as_of or dt.date.today(),
+            only=args.model,
+            supersede_hand=args.supersede_hand_rows,
+        )
+        if args.write:
+            prices_import.write(plan, *catalog_paths())
+    except (prices_import.PriceImportError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(prices_import.render(plan, written=args.write))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,8 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(rows, indent=2))
         else:
             for row in rows:
-                print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {row['availability']['state']}")
+                av = row["availability"]
+                detail = f": {av['detail']}" if av["detail"] else ""
+                print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {av['state']}{detail}")
         return 0
+
+    if args.command == "prices":
+        return _prices_import(args, catalog)
 
     if args.command == "export":
         found = _store(args).get_run(args.run_id)

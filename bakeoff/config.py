@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,6 +22,7 @@ from providers.base import PRECISIONS, ModelSpec, Precision
 
 ROOT = Path(__file__).resolve().parent.parent
 Kind = Literal["commercial", "local"]
+STALE_AFTER_DAYS = 90  # the Compare page warns about price rows older than this
 
 
 class _Strict(BaseModel):
@@ -62,6 +64,27 @@ class CatalogEntry(_Strict):
         return v
 
 
+class LongContextTier(_Strict):
+    """Rates for a request whose prompt is longer than `threshold_tokens`.
+
+    As Google and Anthropic bill it: past the threshold the *whole* request (every input and
+    output token) is billed at these rates, not only the tokens beyond it.
+    """
+
+    threshold_tokens: int = Field(gt=0)
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cached_input: Decimal | None = Field(default=None, ge=0)  # None: cached tokens billed as input
+
+
+class Rates(NamedTuple):
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal | None
+    reasoning: Decimal | None
+    long_context: bool  # the long-context tier applied
+
+
 class PriceRow(_Strict):
     """USD per 1M tokens from `as_of` on. Rows are dated so old runs keep their old price."""
 
@@ -71,7 +94,22 @@ class PriceRow(_Strict):
     output: Decimal = Field(ge=0)
     cached_input: Decimal | None = Field(default=None, ge=0)
     reasoning: Decimal | None = Field(default=None, ge=0)  # None: billed as output
+    long_context: LongContextTier | None = None
+    imported: bool = False  # written by `python -m bakeoff prices import`; a row set by hand wins a tie
     notes: str | None = None
+
+    def rates(self, input_tokens: int | None) -> Rates:
+        """The rates for a request with this many prompt tokens (long-context tier past its threshold).
+
+        >>> row = PriceRow(as_of="2025-01-01", source="s", input=1, output=2,
+        ...                long_context={"threshold_tokens": 200000, "input": 3, "output": 4})
+        >>> row.rates(200000).input, row.rates(200001).input, row.rates(200001).long_context
+        (Decimal('1'), Decimal('3'), True)
+        """
+        tier = self.long_context
+        if tier is not None and input_tokens is not None and input_tokens > tier.threshold_tokens:
+            return Rates(tier.input, tier.output, tier.cached_input, self.reasoning, True)
+        return Rates(self.input, self.output, self.cached_input, self.reasoning, False)
 
 
 class LocalCompute(_Strict):
@@ -105,6 +143,27 @@ class Catalog:
         rows = [r for r in self.prices.get(model_id, []) if r.as_of <= day]
         return rows[-1] if rows else None
 
+    def stale_prices(
+        self, model_refs: Iterable[str], today: dt.date, max_age_days: int = STALE_AFTER_DAYS
+    ) -> str | None:
+        """A warning naming the chosen models whose price row in force today is older than max_age_days.
+
+        None when every chosen, priced model has a recent row (unpriced models say so elsewhere).
+        """
+        old = []
+        for model_id in dict.fromkeys(ref.partition("@")[0] for ref in model_refs):
+            row = self.price_on(model_id, today)
+            if row is not None and (today - row.as_of).days > max_age_days:
+                entry = self.entries.get(model_id)
+                name = (entry.label if entry and entry.label else None) or model_id
+                old.append(f"{name} ({row.as_of.isoformat()}, {(today - row.as_of).days} days)")
+        if not old:
+            return None
+        return (
+            f"Price rows older than {max_age_days} days: {', '.join(old)}. Providers change prices; check the "
+            "sources in pricing.yaml or run `python -m bakeoff prices import` before trusting these costs."
+        )
+
 
 def _read_yaml(path: Path, problems: list[ConfigProblem]) -> dict[str, Any]:
     try:
@@ -135,9 +194,16 @@ def _section(data: dict[str, Any], key: str, file: str, problems: list[ConfigPro
     return value
 
 
+def catalog_paths(models_path: Path | None = None, pricing_path: Path | None = None) -> tuple[Path, Path]:
+    """models.yaml and pricing.yaml: the arguments, else BAKEOFF_MODELS / BAKEOFF_PRICING, else the repo's."""
+    return (
+        Path(models_path or os.environ.get("BAKEOFF_MODELS", ROOT / "models.yaml")),
+        Path(pricing_path or os.environ.get("BAKEOFF_PRICING", ROOT / "pricing.yaml")),
+    )
+
+
 def load_catalog(models_path: Path | None = None, pricing_path: Path | None = None) -> Catalog:
-    models_path = Path(models_path or os.environ.get("BAKEOFF_MODELS", ROOT / "models.yaml"))
-    pricing_path = Path(pricing_path or os.environ.get("BAKEOFF_PRICING", ROOT / "pricing.yaml"))
+    models_path, pricing_path = catalog_paths(models_path, pricing_path)
     cat = Catalog()
 
     models_data = _read_yaml(models_path, cat.problems)
@@ -172,7 +238,7 @@ def load_catalog(models_path: Path | None = None, pricing_path: Path | None = No
                     cat.problems.append(
                         ConfigProblem(pricing_path.name, f"prices.{model_id}[{i}].{loc}".rstrip("."), msg)
                     )
-        cat.prices[model_id] = sorted(good, key=lambda r: r.as_of)
+        cat.prices[model_id] = sorted(good, key=lambda r: (r.as_of, not r.imported))  # same day: hand row wins
     return cat
 
 

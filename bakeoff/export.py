@@ -1,4 +1,4 @@
-"""Export runs as CSV (safe to open in a spreadsheet) or JSONL.
+"""Export runs as CSV (safe to open in a spreadsheet) or JSONL (which also carries each attempt).
 
 CSV cells that a spreadsheet would evaluate (starting with = + - @ tab or CR) get a leading
 apostrophe, per OWASP's CSV-injection advice; numbers stay numbers. UTF-8 with BOM so Excel
@@ -130,4 +130,11 @@ def to_csv(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
 
 
 def to_jsonl(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows(pairs)).encode("utf-8")
+    """One object per result: the CSV columns plus the nested per-attempt log."""
+    pairs = list(pairs)
+    logs = [r.attempt_log for _, results in pairs for r in results]
+    lines = (
+        json.dumps({**row, "attempt_log": log}, ensure_ascii=False) + "\n"
+        for row, log in zip(rows(pairs), logs, strict=True)
+    )
+    return "".join(lines).encode("utf-8")

@@ -90,6 +90,9 @@ class Result:
     # provenance
     finish_reason: str | None = None
     attempts: int = 0
+    # one entry per attempt: {"attempt", "outcome" ("ok" or an error class), "http_status",
+    # "duration_s" (sent -> closed), "wait_s" (backoff slept before the next attempt)}
+    attempt_log: list[dict[str, Any]] = field(default_factory=list)
     request_id: str | None = None
     system_fingerprint: str | None = None
     memory_bytes: int | None = None
@@ -126,6 +129,7 @@ class Result:
             "price_as_of": self.price_as_of.isoformat() if self.price_as_of else None,
             "finish_reason": self.finish_reason,
             "attempts": self.attempts,
+            "attempt_log": [dict(a) for a in self.attempt_log],
             "quantization": self.precision,
             "memory_bytes": self.memory_bytes,
             "scores": dict(self.scores),

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bakeoff.config import Catalog
 from bakeoff.records import ErrorInfo, Params, Result, Run
@@ -200,6 +201,28 @@ def _reset_attempt(res: Result) -> None:
     res.tokens_source = None
 
 
+def _log_attempt(res: Result, exc: BaseException | None) -> dict[str, Any]:
+    """Append one entry to res.attempt_log: outcome, HTTP status, seconds from sent to closed."""
+    if exc is None:
+        outcome = "ok"
+    elif isinstance(exc, asyncio.CancelledError):
+        outcome = Cancelled.__name__
+    elif isinstance(exc, ProviderError):
+        outcome = type(exc).__name__
+    else:
+        outcome = "InternalError"
+    sent = res.sent_ns
+    entry: dict[str, Any] = {
+        "attempt": res.attempts,
+        "outcome": outcome,
+        "http_status": getattr(exc, "http_status", None),
+        "duration_s": round((time.perf_counter_ns() - sent) / latency.NS, 4) if sent is not None else None,
+        "wait_s": None,  # seconds slept before the next attempt
+    }
+    res.attempt_log.append(entry)
+    return entry
+
+
 async def _run_one(spec: ModelSpec, req: Request, res: Result, policy: RetryPolicy, notify: OnUpdate) -> Result:
     res.queued_ns = time.perf_counter_ns()
     res.status = "running"
@@ -211,15 +234,22 @@ async def _run_one(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
             _reset_attempt(res)
             try:
                 await _attempt(spec, req, res, policy, notify)
-                res.status = "ok"
-                return res
             except ProviderError as exc:
+                entry = _log_attempt(res, exc)
                 wait = policy.delay(res.attempts, exc.retry_after) if exc.retryable else None
                 if res.first_token_ns is not None or wait is None:
                     raise
+                entry["wait_s"] = round(wait, 4)
                 res.progress = f"{type(exc).__name__}: retrying in {wait:.1f} s (attempt {res.attempts + 1})"
                 notify(res)
                 await asyncio.sleep(wait)
+                continue
+            except BaseException as exc:  # cancelled, or a bug: still an attempt that ended
+                _log_attempt(res, exc)
+                raise
+            _log_attempt(res, None)
+            res.status = "ok"
+            return res
     except asyncio.CancelledError:
         res.status = "cancelled"
         res.error = _error_info(Cancelled("Stopped before the answer finished."), spec)
@@ -244,7 +274,14 @@ def finalize(res: Result, spec: ModelSpec, req: Request, catalog: Catalog, day: 
         res.queue_s = (res.sent_ns - res.queued_ns) / latency.NS
     res.ttft_s = latency.ttft_s(res.sent_ns, res.first_token_ns)
     res.e2e_s = latency.e2e_s(res.sent_ns, res.last_token_ns)
-    if res.sent_ns is not None and (res.input_tokens is None or (res.output_tokens is None and res.output)):
+    # Estimate only what the model processed: a request refused before any text (401, 429, ...)
+    # reported no usage and was not billed, so it stays unknown rather than getting a made-up cost.
+    answered = res.status == "ok" or res.first_token_ns is not None or res.tokens_source is not None
+    if (
+        answered
+        and res.sent_ns is not None
+        and (res.input_tokens is None or (res.output_tokens is None and res.output))
+    ):
         prompt_text = f"{req.system}\n{req.prompt}" if req.system else req.prompt
         if res.input_tokens is None:
             res.input_tokens = estimate_tokens(prompt_text, spec.model)
@@ -262,17 +299,20 @@ def _price(res: Result, spec: ModelSpec, catalog: Catalog, day: dt.date) -> None
         return  # never sent: nothing billed
     row = catalog.price_on(spec.id, day)
     if row is not None:
+        rates = row.rates(res.input_tokens)
         res.cost_usd = cost_metrics.api_cost(
             res.input_tokens,
             res.output_tokens,
-            input_per_m=row.input,
-            output_per_m=row.output,
+            input_per_m=rates.input,
+            output_per_m=rates.output,
             cached_input_tokens=res.cached_input_tokens,
-            cached_input_per_m=row.cached_input,
+            cached_input_per_m=rates.cached_input,
             reasoning_tokens=res.reasoning_tokens,
-            reasoning_per_m=row.reasoning,
+            reasoning_per_m=rates.reasoning,
         )
-        res.cost_basis, res.price_as_of = "api price", row.as_of
+        if res.cost_usd is not None:  # None: usage unknown (a refused request is not billed)
+            res.cost_basis = "api price, long-context tier" if rates.long_context else "api price"
+            res.price_as_of = row.as_of
     elif spec.kind == "local":
         end = res.last_token_ns or res.closed_ns
         busy = (end - res.sent_ns) / latency.NS if end else None

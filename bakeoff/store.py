@@ -45,7 +45,9 @@ runs = sa.Table(
 )
 
 _RESULT_SCALARS = [
-    f.name for f in fields(Result) if f.name not in {"error", "server_timings", "provider_meta", "scores", "progress"}
+    f.name
+    for f in fields(Result)
+    if f.name not in {"error", "server_timings", "provider_meta", "scores", "progress", "attempt_log"}
 ]
 _INT_COLS = {
     "queued_ns",
@@ -90,6 +92,7 @@ results = sa.Table(
     sa.Column("server_timings", sa.Text),  # JSON
     sa.Column("provider_meta", sa.Text),  # JSON
     sa.Column("scores", sa.Text),  # JSON
+    sa.Column("attempt_log", sa.Text),  # JSON list, one entry per attempt
 )
 
 
@@ -184,7 +187,9 @@ class Store:
             error_http_status=err.http_status if err else None,
             error_hint=err.hint if err else None,
             server_timings=json.dumps(res.server_timings, default=_json_default),
+            provider_meta=json.dumps(res.provider_meta, default=_json_default),
             scores=json.dumps(res.scores),
+            attempt_log=json.dumps(res.attempt_log, default=_json_default),
         )
         with self.engine.begin() as conn:
             conn.execute(sa.delete(results).where(results.c.result_id == res.result_id))
@@ -272,4 +277,5 @@ def _row_to_result(row: Any) -> Result:
     data["server_timings"] = json.loads(row["server_timings"] or "{}")
     data["provider_meta"] = json.loads(row["provider_meta"] or "{}")
     data["scores"] = json.loads(row["scores"] or "{}")
+    data["attempt_log"] = json.loads(row["attempt_log"] or "[]")
     return Result(**data)

@@ -1,5 +1,7 @@
 """Compare: one prompt, several models, answers side by side as they stream."""
 
+import datetime as dt
+
 import streamlit as st
 
 from bakeoff.records import Run
@@ -17,6 +19,8 @@ for problem in cat.problems:
 with st.sidebar:
     refs = model_picker(cat)
     params = generation_settings()
+if stale := cat.stale_prices(refs, dt.date.today()):
+    st.warning(stale, icon=":material/schedule:")
 
 st.title("Compare")
 prompt = st.text_area("Prompt", key="compare_prompt", height=120, placeholder="Ask something…")

@@ -1,0 +1,96 @@
+"""`python -m bakeoff run --json` as users script it: a subprocess configured only through the
+SDKs' standard environment variables and BAKEOFF_DB, against the five wire fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+from bakeoff.config import load_catalog
+from tests.fakes.server import FakeServer
+from tests.integration.wires import KEYS, MARKER, WIRES
+from tests.providers.conftest import PROVIDER_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
+TEXT = {
+    "gpt-4o-mini": "Blue light scatters more.",
+    "anthropic/claude-haiku-4-5-20251001": "Rayleigh scattering.",
+    "gemini/gemini-2.0-flash": "Because of scattering.",
+    "cohere/command-a-03-2025": "Short wavelengths scatter.",
+    "ollama/llama3.2": "The sky is blue.",
+}
+MISSING = "gemini/gemini-0-missing"  # Gemini's path names the model, so one server can 404 it
+
+
+def _bakeoff(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bakeoff", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_run_json_via_environment_variables(servers: Callable[[], FakeServer], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
+    for name in ("BAKEOFF_MODELS", "BAKEOFF_PRICING", "DATABASE_URL"):
+        env.pop(name, None)
+    env["PYTHONPATH"] = str(ROOT)
+    env["BAKEOFF_DB"] = str(tmp_path / "cli.db")
+    fakes = {}
+    for (ref, text), wire in zip(TEXT.items(), WIRES.values(), strict=True):
+        fakes[ref] = server = servers()
+        words = [text.split(" ")[0], *(" " + w for w in text.split(" ")[1:])]
+        wire.serve(server, wire.ok(words, 1100, 700))
+        env.update(wire.env(server))
+    gemini = fakes["gemini/gemini-2.0-flash"]
+    gemini.on(
+        "POST", "/v1/models/gemini-0-missing:streamGenerateContent", WIRES["gemini"].not_found("gemini-0-missing")
+    )
+
+    refs = [*TEXT, MISSING]
+    args = ["run", "--prompt", "Why is the sky blue?", "--temperature", "0", "--json"]
+    done = _bakeoff(env, tmp_path, *args, *(a for ref in refs for a in ("--model", ref)))
+
+    assert done.returncode == 1, done.stderr  # one model failed; every result is still printed
+    out = json.loads(done.stdout)
+    results = {r["model"]: r for r in out["results"]}
+    assert list(results) == refs
+    for ref, text in TEXT.items():
+        r = results[ref]
+        assert (r["status"], r["output"], r["error"]) == ("ok", text, None), r
+        assert 0 < r["ttft_s"] <= r["e2e_s"]
+        assert (r["input_tokens"], r["output_tokens"], r["tokens_source"]) == (1100, 700, "reported")
+        assert r["attempts"] == 1 and [a["outcome"] for a in r["attempt_log"]] == ["ok"]
+    row = load_catalog().price_on("gpt-4o-mini", dt.date.today())  # the shipped catalog's price
+    expected = ((1100 * row.input + 700 * row.output) / Decimal(1_000_000)).quantize(Decimal("0.000001"))
+    assert Decimal(results["gpt-4o-mini"]["cost_usd"]) == expected
+    assert results["gpt-4o-mini"]["price_as_of"] == row.as_of.isoformat()
+    assert results["anthropic/claude-haiku-4-5-20251001"]["cost_usd"] is None  # not in the catalog: unpriced
+    bad = results[MISSING]
+    assert (bad["status"], bad["error"]["class"], bad["error"]["http_status"]) == ("error", "NotFound", 404)
+
+    exported = [_bakeoff(env, tmp_path, "export", out["run_id"], "--format", fmt) for fmt in ("csv", "jsonl")]
+    assert all(e.returncode == 0 for e in exported)
+    lines = [json.loads(line) for line in exported[1].stdout.splitlines()]
+    assert [line["model"] for line in lines] == refs
+    assert lines[-1]["attempt_log"][0]["outcome"] == "NotFound"
+
+    texts = [done.stdout, done.stderr, *(e.stdout + e.stderr for e in exported), (tmp_path / "cli.db").read_bytes()]
+    for text in texts:
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        assert MARKER not in text and not any(key in text for key in KEYS.values())
+
+
+def test_models_command_says_which_variable_to_set(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
+    env.update(PYTHONPATH=str(ROOT), BAKEOFF_DB=str(tmp_path / "m.db"), OLLAMA_HOST="http://127.0.0.1:9")
+    done = _bakeoff(env, tmp_path, "models")
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "not_configured" in lines["gpt-4o-mini"] and "set OPENAI_API_KEY" in lines["gpt-4o-mini"]
+    assert "set ANTHROPIC_API_KEY" in lines["claude-haiku-4-5"]
+    assert "unreachable" in lines["llama-3.1-8b-ollama"] and "ollama serve" in lines["llama-3.1-8b-ollama"]
