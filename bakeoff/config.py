@@ -95,6 +95,7 @@ class PriceRow(_Strict):
     cached_input: Decimal | None = Field(default=None, ge=0)
     reasoning: Decimal | None = Field(default=None, ge=0)  # None: billed as output
     long_context: LongContextTier | None = None
+    checked: dt.date | None = None  # last confirmed against `source`; staleness counts from here
     imported: bool = False  # written by `python -m bakeoff prices import`; a row set by hand wins a tie
     notes: str | None = None
 
@@ -146,21 +147,22 @@ class Catalog:
     def stale_prices(
         self, model_refs: Iterable[str], today: dt.date, max_age_days: int = STALE_AFTER_DAYS
     ) -> str | None:
-        """A warning naming the chosen models whose price row in force today is older than max_age_days.
+        """A warning naming the chosen models whose price in force today was last checked over max_age_days ago.
 
         None when every chosen, priced model has a recent row (unpriced models say so elsewhere).
         """
         old = []
         for model_id in dict.fromkeys(ref.partition("@")[0] for ref in model_refs):
             row = self.price_on(model_id, today)
-            if row is not None and (today - row.as_of).days > max_age_days:
+            seen = max(row.as_of, row.checked or row.as_of) if row is not None else None
+            if seen is not None and (today - seen).days > max_age_days:
                 entry = self.entries.get(model_id)
                 name = (entry.label if entry and entry.label else None) or model_id
-                old.append(f"{name} ({row.as_of.isoformat()}, {(today - row.as_of).days} days)")
+                old.append(f"{name} (last checked {seen.isoformat()}, {(today - seen).days} days ago)")
         if not old:
             return None
         return (
-            f"Price rows older than {max_age_days} days: {', '.join(old)}. Providers change prices; check the "
+            f"Prices last checked over {max_age_days} days ago: {', '.join(old)}. Providers change prices; check the "
             "sources in pricing.yaml or run `python -m bakeoff prices import` before trusting these costs."
         )
 

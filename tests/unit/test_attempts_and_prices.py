@@ -103,8 +103,11 @@ def test_stale_price_warning_names_old_rows_only():
     cat.prices["fresh"] = [PriceRow(as_of=dt.date(2026, 10, 1), source="s", input=Decimal(1), output=Decimal(1))]
     today = dt.date(2026, 11, 28)
     warning = cat.stale_prices(["old", "fresh", "unpriced", "old"], today)
-    assert warning is not None and "old (2024-01-01, 1062 days)" in warning
+    assert warning is not None and "old (last checked 2024-01-01, 1062 days ago)" in warning
     assert "fresh" not in warning and "unpriced" not in warning and warning.count("old (") == 1
+    # re-confirming an old price against its source makes it fresh again without a new dated row
+    cat.prices["old"] = [cat.prices["old"][0].model_copy(update={"checked": dt.date(2026, 11, 1)})]
+    assert cat.stale_prices(["old"], today) is None
     assert cat.stale_prices(["fresh", "unpriced"], today) is None
     assert cat.stale_prices(["fresh"], dt.date(2026, 12, 30)) is None  # 90 days old: still fine
     assert cat.stale_prices(["fresh"], dt.date(2026, 12, 31)) is not None  # 91 days
