@@ -139,6 +139,25 @@ def class_for_status(status: int, *, code: str | None = None, message: str = "")
     return BadRequest
 
 
+_HTML_TITLE = re.compile(r"<(title|h1)[^>]*>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
+_MAX_MESSAGE = 500
+
+
+def readable(message: str) -> str:
+    """A provider's message fit to show: an HTML error page (a proxy or gateway in front of the API)
+    becomes its title, and anything very long is cut.
+
+    >>> readable("<html><head><title>502 Bad Gateway</title></head><body>...</body></html>")
+    '502 Bad Gateway (an HTML error page, probably from a proxy or gateway in front of the API)'
+    """
+    text = message.strip()
+    if text[:200].lower().lstrip().startswith(("<!doctype html", "<html")) or "</html>" in text[-200:].lower():
+        found = _HTML_TITLE.search(text)
+        title = " ".join(found.group(2).split()) if found else "no title"
+        return f"{title} (an HTML error page, probably from a proxy or gateway in front of the API)"
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
+
+
 def make(
     cls: type[ProviderError],
     message: str,
@@ -147,7 +166,7 @@ def make(
     http_status: int | None = None,
     retry_after: float | None = None,
 ) -> ProviderError:
-    return cls(redact(message, list(secrets)), http_status=http_status, retry_after=retry_after)
+    return cls(readable(redact(message, list(secrets))), http_status=http_status, retry_after=retry_after)
 
 
 def from_status(

@@ -177,3 +177,23 @@ def test_price_row_in_force_on_the_run_day_is_used(fake: FakeServer, keys: dict)
     cat.prices["m"] = [PRICE, PRICE.model_copy(update={"as_of": dt.date(2999, 1, 1), "input": Decimal("100")})]
     _, (r,) = run_models(cat, ["m"])
     assert r.price_as_of == PRICE.as_of and r.cost_usd == Decimal("0.010000")
+
+
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n"
+    b"<hr><center>nginx</center>\r\n" + b"<!-- padding -->\r\n" * 60 + b"</body>\r\n</html>\r\n"
+)
+
+
+@ALL
+def test_html_error_page_from_a_proxy_is_a_readable_server_error(fake: FakeServer, keys: dict, wire: Wire) -> None:
+    """A gateway in front of the API answers with an HTML page, not the provider's JSON error body."""
+    from tests.fakes.server import Reply
+
+    page = Reply(status=502, body=HTML_502, content_type="text/html")
+    wire.serve(fake, page)
+    _, (r,) = run_models(catalog({"m": (wire, fake)}), ["m"], policy=FAST)
+    assert r.status == "error" and r.error.cls == "ServerError", r.error
+    assert r.error.http_status == 502 or wire.provider == "ollama"
+    assert wire.requests(fake) == FAST.max_attempts  # 5xx is retried, then reported
+    assert len(r.error.message) < 600, r.error.message  # a readable message, not the whole page
