@@ -12,5 +12,6 @@ st.navigation(
     [
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
     ]
 ).run()

@@ -19,10 +19,22 @@ from bakeoff import export, prices_import
 from bakeoff.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.engine import run_blocking
 from bakeoff.env import load_env
-from bakeoff.records import Params, Result, Run
+from bakeoff.judging import (
+    MODES,
+    InvalidJudging,
+    JudgeSettings,
+    default_judge,
+    judge_blocking,
+    parse_criteria,
+    parse_rate,
+)
+from bakeoff.records import Judgment, Params, Result, Run
 from bakeoff.run import InvalidRun
+from bakeoff.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from bakeoff.store import Store, url_for_path
+from metrics.assertions import Assertion
 from metrics.cost import format_usd
+from metrics.judge import DEFAULT_CRITERIA, JUDGE_MAX_TOKENS
 from providers import registry
 
 
@@ -49,8 +61,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--top-p", type=float)
     r.add_argument("--seed", type=int)
     r.add_argument("--timeout", type=float, default=120.0, help="seconds per model after the request is sent")
-    r.add_argument("--reference", help="reference answer, stored with the run")
+    r.add_argument("--reference", help="reference answer, stored with the run (enables reference metrics)")
+    r.add_argument("--check", action="append", default=[], metavar="CHECK", help=f"(repeatable) {CHECK_SYNTAX}")
+    r.add_argument("--assert-contains", action="append", default=[], metavar="TEXT", help="the answer contains TEXT")
+    r.add_argument("--assert-not-contains", action="append", default=[], metavar="TEXT", help="the answer lacks TEXT")
+    r.add_argument("--assert-regex", action="append", default=[], metavar="PATTERN", help="the pattern matches")
+    r.add_argument(
+        "--assert-json-schema", metavar="SCHEMA", help="the answer is JSON valid against SCHEMA (JSON text or @FILE)"
+    )
     r.add_argument("--json", action="store_true")
+
+    j = sub.add_parser("judge", help="grade a stored run's answers with a judge model (LLM-as-judge)")
+    j.add_argument("run_id")
+    j.add_argument("--judge", metavar="ID", help="judge model (default: the bundled smollm2-135m-instruct)")
+    j.add_argument("--mode", choices=MODES, default="rubric")
+    j.add_argument(
+        "--criterion",
+        action="append",
+        metavar="NAME[: DESCRIPTION]",
+        help=f"(repeatable) what to judge on; default: {', '.join(DEFAULT_CRITERIA)}",
+    )
+    j.add_argument("--max-tokens", type=int, default=JUDGE_MAX_TOKENS, help="longest judge reply")
+    j.add_argument("--json", action="store_true")
 
     e = sub.add_parser("export", help="write a stored run as CSV or JSONL to stdout")
     e.add_argument("run_id")
@@ -148,6 +180,88 @@ def _print_result(r: Result) -> None:
         f"{format_usd(r.cost_usd)}{f' ({r.cost_basis})' if r.cost_basis else ''} · finish {r.finish_reason}"
         + (f" · {r.attempts} attempts" if r.attempts > 1 else "")
     )
+    if r.scores:
+        print("   scores: " + " · ".join(f"{k} {v:.3g}" for k, v in r.scores.items()))
+    for c in r.checks:
+        verdict = "error" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")
+        print(f"   check {c['label']}: {verdict} ({c['error'] or c['detail']})")
+    for note in r.score_notes:
+        print(f"   note: {note}")
+
+
+def _assertions(args: argparse.Namespace) -> list[Assertion]:
+    out = parse_checks("\n".join(args.check))
+    out += [Assertion("contains", t) for t in args.assert_contains]
+    out += [Assertion("not_contains", t) for t in args.assert_not_contains]
+    out += [Assertion("regex", p) for p in args.assert_regex]
+    if args.assert_json_schema:
+        schema = args.assert_json_schema
+        if schema.startswith("@"):
+            schema = Path(schema[1:]).expanduser().read_text(encoding="utf-8")
+        out.append(Assertion("json_schema", schema))
+    return out
+
+
+def _judgment_json(j: Judgment) -> dict[str, Any]:
+    return {
+        "judgment_id": j.judgment_id,
+        "judge_model": j.judge_model,
+        "mode": j.mode,
+        "model_a": j.model_a,
+        "model_b": j.model_b,
+        "score": j.score,
+        "verdict": j.verdict,
+        "consistent": j.consistent,
+        "rationale": j.rationale,
+        "grader_error": j.grader_error,
+        "error_message": j.error_message,
+        "cost_usd": str(j.cost_usd) if j.cost_usd is not None else None,
+        "cost_basis": j.cost_basis,
+        "latency_s": j.latency_s,
+        "raw_output": j.raw_output,
+    }
+
+
+def _judge(args: argparse.Namespace, catalog: Catalog) -> int:
+    store = _store(args)
+    found = store.get_run(args.run_id)
+    if found is None:
+        print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
+        return 2
+    run, results = found
+    judge_ref = args.judge or default_judge(catalog)
+    if judge_ref is None:
+        print("error: no judge model: pass --judge ID", file=sys.stderr)
+        return 2
+    try:
+        criteria = parse_criteria("\n".join(args.criterion)) if args.criterion else dict(DEFAULT_CRITERIA)
+        settings = JudgeSettings(judge_ref=judge_ref, mode=args.mode, criteria=criteria, max_tokens=args.max_tokens)
+        judgments = judge_blocking(run, results, settings, catalog, store)
+    except InvalidJudging as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps(
+                {"run_id": run.run_id, "judgments": [_judgment_json(j) for j in judgments]},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for j in judgments:
+            who = j.model_a if j.mode == "rubric" else f"{j.model_a} vs {j.model_b}"
+            got = (
+                f"grader error: {j.error_message}"
+                if j.grader_error
+                else (f"score {j.score}/10" if j.mode == "rubric" else f"verdict {j.verdict}")
+            )
+            print(f"== {who}: {got} · {format_usd(j.cost_usd)} · {j.latency_s or 0:.2f} s")
+            if j.rationale:
+                print("   " + j.rationale.replace("\n", "\n   "))
+        ok, total = parse_rate(judgments)
+        print(f"{ok}/{total} judgments parsed (judge {judge_ref})")
+    return 0 if all(not j.grader_error for j in judgments) else 1
 
 
 def _prices_import(args: argparse.Namespace, catalog: Catalog) -> int:
@@ -205,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "prices":
         return _prices_import(args, catalog)
 
+    if args.command == "judge":
+        return _judge(args, catalog)
+
     if args.command == "export":
         found = _store(args).get_run(args.run_id)
         if found is None:
@@ -214,10 +331,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.buffer.write(data)
         return 0
 
+    try:
+        assertions = _assertions(args)
+    except (InvalidCheck, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     run = Run(
         prompt=args.prompt,
         model_refs=args.model,
         reference=args.reference,
+        assertions=assertions,
         source="cli",
         params=Params(
             system=args.system,

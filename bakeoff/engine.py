@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from bakeoff.config import Catalog, UnknownModel, resolve
 from bakeoff.records import Result, Run
 from bakeoff.run import InvalidRun, OnUpdate, RetryPolicy, fan_out, new_result, validate
+from bakeoff.scoring import score_results
 from bakeoff.store import Store
 from providers.base import ModelSpec
+
+log = logging.getLogger(__name__)
 
 
 def prepare(run: Run, catalog: Catalog) -> list[ModelSpec]:
@@ -40,7 +44,7 @@ async def execute(
     cancel: threading.Event | None = None,
     policy: RetryPolicy = RetryPolicy(),
 ) -> list[Result]:
-    """Save the run first, each result as it lands, and the run's final status last."""
+    """Save the run first, each result as it lands, then its quality scores, and the run's final status last."""
     results = (
         results if results is not None else [new_result(run, r, s) for r, s in zip(run.model_refs, specs, strict=False)]
     )
@@ -56,10 +60,30 @@ async def execute(
         results=results,
         on_finish=store.save_result if store is not None else None,
     )
+    await _score(run, out, store, on_update)
     run.status = "cancelled" if cancel is not None and cancel.is_set() else "done"
     if store is not None:
         await asyncio.to_thread(store.set_run_status, run.run_id, run.status)
     return out
+
+
+async def _score(run: Run, results: list[Result], store: Store | None, on_update: OnUpdate | None) -> None:
+    """Quality scores for the finished answers (off the event loop: embedding takes CPU), then save them."""
+    try:
+        await asyncio.to_thread(score_results, run, results)
+    except Exception:  # score_results never raises; this guards the run against a bug there
+        log.exception("scoring run %s failed", run.run_id)
+        return
+    for res in results:
+        if res.status != "ok":
+            continue
+        if on_update is not None:
+            on_update(res)
+        if store is not None:
+            try:
+                await asyncio.to_thread(store.save_result, res)
+            except Exception:
+                log.exception("could not save the scores of %s", res.result_id)
 
 
 def run_blocking(run: Run, catalog: Catalog, store: Store | None, **kwargs) -> list[Result]:

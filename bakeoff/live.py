@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from bakeoff.config import Catalog
 from bakeoff.engine import execute, prepare
-from bakeoff.records import Result, Run
+from bakeoff.judging import InvalidJudging, JudgeSettings, Progress, calls_needed, judge_run, prepare_judge
+from bakeoff.records import Judgment, Result, Run, new_id
 from bakeoff.run import new_result
 from bakeoff.store import Store
 from providers.base import ModelSpec
@@ -99,3 +100,91 @@ class LiveRuns:
     def get(self, run_id: str) -> LiveRun | None:
         with self._lock:
             return self._runs.get(run_id)
+
+
+@dataclass
+class LiveJudging:
+    """A judging running on its own thread; pages poll `progress` and read saved judgments from the store."""
+
+    run_id: str
+    batch_id: str
+    settings: JudgeSettings
+    progress: Progress
+    judgments: list[Judgment] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failure: str | None = None
+
+    def add(self, j: Judgment) -> None:
+        with self.lock:
+            self.judgments.append(j)
+
+    def snapshot(self) -> list[Judgment]:
+        with self.lock:
+            return list(self.judgments)
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+
+class LiveJudgings:
+    """Process-wide registry of judgings, at most one in flight per run."""
+
+    def __init__(self, keep: int = 50):
+        self._jobs: dict[str, LiveJudging] = {}  # run_id -> latest judging of that run
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def start(
+        self, run: Run, results: list[Result], settings: JudgeSettings, catalog: Catalog, store: Store | None
+    ) -> LiveJudging:
+        """Validate synchronously (raises InvalidJudging), then judge on a background thread."""
+        spec = prepare_judge(settings, catalog)
+        total = calls_needed(results, settings.mode)
+        with self._lock:
+            current = self._jobs.get(run.run_id)
+            if current is not None and not current.done:
+                raise InvalidJudging("This run is already being judged; wait for it to finish or stop it.")
+            job = LiveJudging(run.run_id, new_id(), settings, Progress(total=total))
+            self._jobs[run.run_id] = job
+            finished = [k for k, v in self._jobs.items() if v.done]
+            for old in finished[: max(0, len(self._jobs) - self._keep)]:
+                del self._jobs[old]
+        threading.Thread(
+            target=self._work,
+            args=(job, run, list(results), spec, catalog, store),
+            name=f"bakeoff-judge-{run.run_id}",
+            daemon=True,
+        ).start()
+        return job
+
+    @staticmethod
+    def _work(
+        job: LiveJudging, run: Run, results: list[Result], spec: ModelSpec, catalog: Catalog, store: Store | None
+    ) -> None:
+        try:
+            asyncio.run(
+                judge_run(
+                    run,
+                    results,
+                    job.settings,
+                    catalog,
+                    store,
+                    spec=spec,
+                    batch_id=job.batch_id,
+                    on_judgment=job.add,
+                    progress=job.progress,
+                    cancel=job.cancel,
+                )
+            )
+        except Exception as exc:
+            log.exception("judging run %s failed", run.run_id)
+            job.failure = f"{type(exc).__name__}: {exc}"
+        finally:
+            job.finished.set()
+
+    def get(self, run_id: str) -> LiveJudging | None:
+        with self._lock:
+            return self._jobs.get(run_id)

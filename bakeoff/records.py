@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from metrics.assertions import Assertion
+
 Status = Literal["queued", "running", "ok", "error", "interrupted", "timeout", "cancelled"]
 FINAL: frozenset[str] = frozenset({"ok", "error", "interrupted", "timeout", "cancelled"})
 
@@ -38,8 +40,9 @@ class Run:
     model_refs: list[str]
     params: Params = field(default_factory=Params)
     reference: str | None = None
+    assertions: list[Assertion] = field(default_factory=list)  # the user's checks, run on every answer
     run_id: str = field(default_factory=new_id)
-    created_at: dt.datetime = field(default_factory=utcnow)
+    created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started
     status: Literal["running", "done", "cancelled"] = "running"
     source: str = "ui"  # ui | cli | batch
 
@@ -99,7 +102,10 @@ class Result:
     load_s: float | None = None
     server_timings: dict[str, Any] = field(default_factory=dict)
     provider_meta: dict[str, Any] = field(default_factory=dict)  # provider extras (e.g. Cohere's full token counts)
-    scores: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)  # metric name -> value (bakeoff.scoring)
+    # one entry per user assertion: {"kind", "value", "passed" (True/False/None = could not run), "detail", "error"}
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    score_notes: list[str] = field(default_factory=list)  # why some scores are missing (e.g. no embedder)
 
     @property
     def done(self) -> bool:
@@ -133,6 +139,8 @@ class Result:
             "quantization": self.precision,
             "memory_bytes": self.memory_bytes,
             "scores": dict(self.scores),
+            "checks": [dict(c) for c in self.checks],
+            "score_notes": list(self.score_notes),
         }
 
     def snapshot(self) -> Result:
@@ -140,3 +148,65 @@ class Result:
         data = asdict(self)
         data["error"] = ErrorInfo(**data["error"]) if data["error"] else None
         return Result(**data)
+
+
+VoteOutcome = Literal["a", "b", "tie", "both_bad"]
+VOTE_OUTCOMES: tuple[VoteOutcome, ...] = ("a", "b", "tie", "both_bad")
+
+
+@dataclass
+class Vote:
+    """A person's preference between two answers of one run (Chatbot Arena's four choices)."""
+
+    run_id: str
+    model_a: str  # model_ref of the answer shown as A
+    model_b: str
+    outcome: VoteOutcome  # a better | b better | tie | both bad
+    blind: bool = False  # the names were hidden when the vote was cast
+    result_a: str | None = None
+    result_b: str | None = None
+    vote_id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started
+
+    def __post_init__(self) -> None:
+        if self.outcome not in VOTE_OUTCOMES:
+            raise ValueError(f"vote outcome {self.outcome!r} is not one of {', '.join(VOTE_OUTCOMES)}")
+        if self.model_a == self.model_b:
+            raise ValueError(f"a vote needs two different models, got {self.model_a!r} twice")
+
+
+JudgeMode = Literal["rubric", "pairwise"]
+
+
+@dataclass
+class Judgment:
+    """One LLM-as-judge verdict: a rubric score for one answer, or a pairwise verdict for two.
+
+    A pairwise judgment combines two judge calls (both orders); `calls` keeps each call's own reply,
+    parsed verdict, status, cost and latency. `grader_error` is set whenever no verdict could be read
+    (the judge call failed, or its reply was malformed): such a row is never a pass, fail or win.
+    """
+
+    run_id: str
+    judge_model: str  # the judge's model_ref
+    mode: JudgeMode
+    criteria: dict[str, str]
+    model_a: str  # rubric: the judged answer's model_ref; pairwise: the answer called "a"
+    result_a: str | None = None
+    model_b: str | None = None  # pairwise only
+    result_b: str | None = None
+    score: int | None = None  # rubric: 1-10
+    verdict: str | None = None  # pairwise: "a" | "b" | "tie" (both orders combined)
+    consistent: bool | None = None  # pairwise: both orders named the same winner
+    rationale: str = ""
+    raw_output: str = ""  # the judge's reply (pairwise: both, separated by a line of dashes)
+    grader_error: bool = False
+    error_message: str | None = None
+    cost_usd: Decimal | None = None  # all of this judgment's calls; None if any call is unpriced
+    cost_basis: str | None = None
+    latency_s: float | None = None  # sum of the calls' total times (sent -> last token)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    batch_id: str = ""  # the judgments one "Judge these answers" started share it
+    position: int = 0  # order within the batch (the run's answer order)
+    judgment_id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started

@@ -20,7 +20,8 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bakeoff.records import ErrorInfo, Params, Result, Run
+from bakeoff.records import ErrorInfo, Judgment, Params, Result, Run, Vote
+from metrics.assertions import Assertion
 
 metadata = sa.MetaData()
 
@@ -42,12 +43,14 @@ runs = sa.Table(
     sa.Column("reference", sa.Text),
     sa.Column("model_refs", sa.Text, nullable=False),  # JSON list
     sa.Column("params", sa.Text, nullable=False),  # JSON of Params
+    sa.Column("assertions", sa.Text),  # JSON list of the user's checks (migration 2)
 )
 
 _RESULT_SCALARS = [
     f.name
     for f in fields(Result)
-    if f.name not in {"error", "server_timings", "provider_meta", "scores", "progress", "attempt_log"}
+    if f.name
+    not in {"error", "server_timings", "provider_meta", "scores", "progress", "attempt_log", "checks", "score_notes"}
 ]
 _INT_COLS = {
     "queued_ns",
@@ -93,6 +96,50 @@ results = sa.Table(
     sa.Column("provider_meta", sa.Text),  # JSON
     sa.Column("scores", sa.Text),  # JSON
     sa.Column("attempt_log", sa.Text),  # JSON list, one entry per attempt
+    sa.Column("checks", sa.Text),  # JSON list, one entry per user assertion (migration 2)
+    sa.Column("score_notes", sa.Text),  # JSON list of why scores are missing (migration 2)
+)
+
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("vote_id", sa.String(32), primary_key=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), index=True),
+    sa.Column("model_a", sa.String(255), nullable=False),
+    sa.Column("model_b", sa.String(255), nullable=False),
+    sa.Column("result_a", sa.String(32)),
+    sa.Column("result_b", sa.String(32)),
+    sa.Column("outcome", sa.String(16), nullable=False),  # a | b | tie | both_bad
+    sa.Column("blind", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+judgments = sa.Table(
+    "judgments",
+    metadata,
+    sa.Column("judgment_id", sa.String(32), primary_key=True),
+    sa.Column("batch_id", sa.String(32), index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("judge_model", sa.String(255), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),  # rubric | pairwise
+    sa.Column("criteria", sa.Text, nullable=False),  # JSON {name: description}
+    sa.Column("model_a", sa.String(255), nullable=False),
+    sa.Column("result_a", sa.String(32)),
+    sa.Column("model_b", sa.String(255)),
+    sa.Column("result_b", sa.String(32)),
+    sa.Column("score", sa.Integer),
+    sa.Column("verdict", sa.String(8)),
+    sa.Column("consistent", sa.Boolean),
+    sa.Column("rationale", sa.Text),
+    sa.Column("raw_output", sa.Text),
+    sa.Column("grader_error", sa.Boolean, nullable=False),
+    sa.Column("error_message", sa.Text),
+    sa.Column("cost_usd", sa.String(64)),  # exact decimal text; NULL = unpriced
+    sa.Column("cost_basis", sa.String(64)),
+    sa.Column("latency_s", sa.Float),
+    sa.Column("calls", sa.Text),  # JSON list, one entry per judge call
 )
 
 
@@ -101,7 +148,25 @@ def _migration_1(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _migration_1)]
+def _migration_2(conn: Connection) -> None:
+    """Quality: the run's assertions, per-result checks and score notes; votes and judgments tables.
+
+    Additive: new nullable columns on existing tables (skipped where a fresh database already has
+    them, since migration 1 creates the tables as currently defined), and two new tables.
+    """
+    inspector = sa.inspect(conn)
+    for table, names in ((runs, ["assertions"]), (results, ["checks", "score_notes"])):
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for name in names:
+            if name not in present:
+                column = table.c[name]
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+    for table in (votes, judgments):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _migration_1), (2, _migration_2)]
 
 
 def default_url() -> str:
@@ -168,6 +233,7 @@ class Store:
             "reference": run.reference,
             "model_refs": json.dumps(run.model_refs),
             "params": json.dumps(asdict(run.params)),
+            "assertions": json.dumps([asdict(a) for a in run.assertions]),
         }
         with self.engine.begin() as conn:
             conn.execute(sa.delete(runs).where(runs.c.run_id == run.run_id))
@@ -190,13 +256,41 @@ class Store:
             provider_meta=json.dumps(res.provider_meta, default=_json_default),
             scores=json.dumps(res.scores),
             attempt_log=json.dumps(res.attempt_log, default=_json_default),
+            checks=json.dumps(res.checks, default=_json_default),
+            score_notes=json.dumps(res.score_notes),
         )
         with self.engine.begin() as conn:
             conn.execute(sa.delete(results).where(results.c.result_id == res.result_id))
             conn.execute(sa.insert(results).values(**row))
 
+    def save_vote(self, vote: Vote) -> None:
+        """Record a vote; a new vote on the same pair of the same run replaces the earlier one."""
+        pair = sa.and_(
+            votes.c.run_id == vote.run_id,
+            sa.or_(
+                sa.and_(votes.c.model_a == vote.model_a, votes.c.model_b == vote.model_b),
+                sa.and_(votes.c.model_a == vote.model_b, votes.c.model_b == vote.model_a),
+            ),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(votes).where(pair))
+            conn.execute(sa.insert(votes).values(**asdict(vote)))
+
+    def save_judgment(self, j: Judgment) -> None:
+        row = asdict(j)
+        row.update(
+            criteria=json.dumps(j.criteria),
+            calls=json.dumps(j.calls, default=_json_default),
+            cost_usd=str(j.cost_usd) if j.cost_usd is not None else None,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(judgments).where(judgments.c.judgment_id == j.judgment_id))
+            conn.execute(sa.insert(judgments).values(**row))
+
     def delete_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:
+            conn.execute(sa.delete(votes).where(votes.c.run_id == run_id))
+            conn.execute(sa.delete(judgments).where(judgments.c.run_id == run_id))
             conn.execute(sa.delete(results).where(results.c.run_id == run_id))
             conn.execute(sa.delete(runs).where(runs.c.run_id == run_id))
 
@@ -254,6 +348,7 @@ class Store:
             created_at=created,
             status=r["status"],
             source=r["source"],
+            assertions=[Assertion(**a) for a in json.loads(r["assertions"] or "[]")],
         )
         order = {ref: i for i, ref in enumerate(run.model_refs)}
         out = sorted((_row_to_result(row) for row in rows), key=lambda x: order.get(x.model_ref, len(order)))
@@ -264,6 +359,65 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(results).where(results.c.run_id.in_(ids))).mappings().all()
         return [_row_to_result(r) for r in rows]
+
+    def votes_for(self, run_id: str) -> list[Vote]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(votes).where(votes.c.run_id == run_id)).mappings().all()
+        return [_row_to_vote(r) for r in rows]
+
+    def list_votes(self, *, blind_only: bool = False) -> list[Vote]:
+        """Every vote, oldest first (the leaderboard fits them all)."""
+        q = sa.select(votes).order_by(votes.c.created_at, votes.c.vote_id)
+        if blind_only:
+            q = q.where(votes.c.blind.is_(True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [_row_to_vote(r) for r in rows]
+
+    def judgments_for(self, run_id: str) -> list[Judgment]:
+        """A run's judgments, oldest judging first, each in the run's answer order."""
+        q = (
+            sa.select(judgments)
+            .where(judgments.c.run_id == run_id)
+            .order_by(judgments.c.created_at, judgments.c.batch_id, judgments.c.position)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [_row_to_judgment(r) for r in rows]
+
+    def list_judgments(self, *, mode: str | None = None, judge_model: str | None = None) -> list[Judgment]:
+        q = sa.select(judgments).order_by(judgments.c.created_at, judgments.c.batch_id, judgments.c.position)
+        if mode is not None:
+            q = q.where(judgments.c.mode == mode)
+        if judge_model is not None:
+            q = q.where(judgments.c.judge_model == judge_model)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [_row_to_judgment(r) for r in rows]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _row_to_vote(row: Any) -> Vote:
+    data = dict(row)
+    data["blind"] = bool(data["blind"])
+    data["created_at"] = _utc(data["created_at"])
+    return Vote(**data)
+
+
+def _row_to_judgment(row: Any) -> Judgment:
+    data = dict(row)
+    data["criteria"] = json.loads(data["criteria"] or "{}")
+    data["calls"] = json.loads(data["calls"] or "[]")
+    data["cost_usd"] = Decimal(data["cost_usd"]) if data["cost_usd"] is not None else None
+    data["grader_error"] = bool(data["grader_error"])
+    data["consistent"] = None if data["consistent"] is None else bool(data["consistent"])
+    data["rationale"] = data["rationale"] or ""
+    data["raw_output"] = data["raw_output"] or ""
+    data["created_at"] = _utc(data["created_at"])
+    return Judgment(**data)
 
 
 def _row_to_result(row: Any) -> Result:
@@ -278,4 +432,6 @@ def _row_to_result(row: Any) -> Result:
     data["provider_meta"] = json.loads(row["provider_meta"] or "{}")
     data["scores"] = json.loads(row["scores"] or "{}")
     data["attempt_log"] = json.loads(row["attempt_log"] or "[]")
+    data["checks"] = json.loads(row["checks"] or "[]")
+    data["score_notes"] = json.loads(row["score_notes"] or "[]")
     return Result(**data)

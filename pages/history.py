@@ -2,7 +2,9 @@
 
 import streamlit as st
 
+from bakeoff.scoring import check_label
 from ui import state
+from ui.judge_panel import render_judgments
 from ui.run_view import render_run
 
 store = state.store()
@@ -34,4 +36,10 @@ if chosen:
         p = run.params
         st.caption(f"temperature {p.temperature} · max tokens {p.max_tokens} · top-p {p.top_p or 1.0} · "
                    f"seed {p.seed if p.seed is not None else 'random'} · status {run.status}")
-        render_run(run, results, key="history")
+        if run.reference is not None:
+            st.caption(f"Reference answer: {run.reference}")
+        if run.assertions:
+            st.caption("Checks: " + "; ".join(check_label(a) for a in run.assertions))
+        judgments = store.judgments_for(run.run_id)
+        render_run(run, results, key="history", judgments=judgments)
+        render_judgments(judgments, key="history")

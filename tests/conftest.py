@@ -12,6 +12,26 @@ from providers import registry
 registry.register("scripted", "tests.fakes.scripted:ScriptedProvider")
 
 
+@pytest.fixture(autouse=True)
+def _light_embedder():
+    """Score runs with a bag-of-words embedder: fast and deterministic. `real_embedder` opts out."""
+    from bakeoff import scoring
+    from tests.fakes import embedding
+
+    scoring.EMBEDDER.reset(embedding.load)
+    yield
+    scoring.EMBEDDER.reset(scoring._default_loader)
+
+
+@pytest.fixture
+def real_embedder():
+    """Score with the bundled all-MiniLM-L6-v2 (seconds to load on first use)."""
+    from bakeoff import scoring
+
+    scoring.EMBEDDER.reset(scoring._default_loader)
+    return scoring.EMBEDDER
+
+
 @pytest.fixture
 def scripted():
     """A fresh scripted provider instance for each test."""

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
 from bakeoff.records import Result
 from metrics.cost import format_usd
 from metrics.latency import HELP
-from ui.tables import TOKENS_LABEL
+from ui.tables import JUDGE_SCORE, TOKENS_LABEL, format_score, score_help, score_label, score_names
+
+# On the card, in this order (all scores are in its tooltip and in the comparison table).
+CARD_SCORES = (
+    JUDGE_SCORE,
+    "assertions_passed",
+    "semantic_similarity",
+    "agreement",
+    "token_f1",
+    "rougeL",
+    "chrf",
+    "words",
+)
+FLAGS = ("is_refusal", "is_json")  # shown only when true
 
 STATUS_BADGE = {
     "queued": ("queued", "gray"),
@@ -33,11 +46,12 @@ def _fmt(value: float | None, fmt: str, unit: str) -> str:
     return "unknown" if value is None else f"{value:{fmt}}{unit}"
 
 
-def render_card(r: Result) -> None:
+def render_card(r: Result, *, alias: str | None = None, judge_score: float | None = None) -> None:
+    """One model's card. alias: blind mode, shown instead of the name, with figures and scores hidden."""
     label, color = STATUS_BADGE.get(r.status, (r.status, "gray"))
     with st.container(border=True):
-        head = f"**{r.model_ref}** :{color}-badge[{label}]"
-        if r.precision:
+        head = f"**{alias or r.model_ref}** :{color}-badge[{label}]"
+        if r.precision and alias is None:
             head += f" :violet-badge[{r.precision}]"
         st.markdown(head)
         if r.progress and not r.done:
@@ -49,8 +63,34 @@ def render_card(r: Result) -> None:
         if r.error:
             show = st.error if r.status == "error" else st.warning
             show(f"**{r.error.cls}**: {r.error.message}" + (f"\n\n{r.error.hint}" if r.error.hint else ""))
-        if r.done:
+        if r.done and alias is None:
             _figures(r)
+            _scores(r, judge_score)
+
+
+def _scores(r: Result, judge_score: float | None) -> None:
+    scores = dict(r.scores)
+    if judge_score is not None:
+        scores[JUDGE_SCORE] = judge_score
+    if scores:
+        shown = [n for n in CARD_SCORES if n in scores] + [n for n in FLAGS if scores.get(n)]
+        line = " · ".join(f"{score_label(n)} **{format_score(n, scores[n])}**" for n in shown)
+        details = "  \n".join(
+            f"{score_label(n)} = {format_score(n, scores[n])}: {score_help(n)}"
+            for n in score_names([r], [JUDGE_SCORE] if judge_score is not None else [])
+        )
+        st.caption(f"quality: {line}" if line else "quality: see the comparison table", help=details)
+    failed = [c for c in r.checks if c.get("passed") is not True]
+    if failed:
+        lines = [
+            f"{'✗' if c.get('passed') is False else '⚠'} {c['label']}: {c.get('error') or c.get('detail')}"
+            for c in failed
+        ]
+        st.caption(safe_markdown("  \n".join(lines)))  # details quote the model's output
+    elif r.checks:
+        st.caption(f"✓ all {len(r.checks)} checks passed")
+    for note in r.score_notes:
+        st.caption(f"ℹ️ {note}")
 
 
 def _figures(r: Result) -> None:
@@ -71,9 +111,17 @@ def _figures(r: Result) -> None:
     st.caption("  \n".join(lines), help="  \n".join(f"{k}: {v}" for k, v in HELP.items()))
 
 
-def render_cards(results: Sequence[Result], per_row: int = 4) -> None:
+def render_cards(
+    results: Sequence[Result],
+    per_row: int = 4,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    judge: Mapping[str, float] | None = None,
+) -> None:
+    """Cards in rows. aliases (result_id -> "Model A"...): blind mode; judge: model_ref -> mean judge score."""
+    judge = judge or {}
     for start in range(0, len(results), per_row):
         row = results[start : start + per_row]
         for col, r in zip(st.columns(per_row), row, strict=False):
             with col:
-                render_card(r)
+                render_card(r, alias=aliases.get(r.result_id) if aliases else None, judge_score=judge.get(r.model_ref))

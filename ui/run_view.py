@@ -1,17 +1,28 @@
-"""A finished run: cards, comparison table, charts and downloads."""
+"""A finished run: cards, comparison table, quality and speed charts, and downloads."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import pandas as pd
 import streamlit as st
 
 from bakeoff import export
-from bakeoff.records import Result, Run
+from bakeoff.config import Catalog
+from bakeoff.records import Judgment, Result, Run
+from bakeoff.store import Store
 from metrics.latency import HELP
-from ui import charts
+from ui import charts, votes
 from ui.cards import render_cards
-from ui.tables import comparison_frame
+from ui.judge_panel import render_judge_controls, render_judgments
+from ui.tables import (
+    comparison_frame,
+    judge_scores,
+    quality_choices,
+    quality_long,
+    score_help,
+    score_label,
+)
 
 _COLUMNS = {
     "queue_s": st.column_config.NumberColumn("queue (s)", format="%.2f", help=HELP["queue_s"]),
@@ -25,15 +36,69 @@ _COLUMNS = {
 }
 
 
-def render_run(run: Run, results: Sequence[Result], key: str) -> None:
-    render_cards(results)
-    frame = comparison_frame(results)
+def _column_config(frame: pd.DataFrame) -> dict:
+    config = dict(_COLUMNS)
+    for col in frame.columns:
+        if col.startswith("score_"):
+            name = col.removeprefix("score_")
+            fmt = "%.0f" if name in ("words", "characters") else "%.3g"
+            config[col] = st.column_config.NumberColumn(score_label(name), format=fmt, help=score_help(name))
+    return config
+
+
+def render_run(
+    run: Run,
+    results: Sequence[Result],
+    key: str,
+    *,
+    judgments: Sequence[Judgment] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> None:
+    """Cards, then the details. aliases (result_id -> "Model A"...): blind mode, where only answers show."""
+    render_cards(results, aliases=aliases, judge=judge_scores(judgments))
+    if aliases:
+        st.caption(
+            "Blind mode: names, figures and scores stay hidden until you have voted on every pair "
+            "(or press **Reveal names**)."
+        )
+        return
+    render_details(run, results, key, judgments=judgments)
+
+
+def render_compare(run: Run, results: Sequence[Result], cat: Catalog, store: Store, key: str, *, stored: bool) -> None:
+    """A finished run on the Compare page: cards, votes, the judge, then the details.
+
+    Blind (votes.is_blind): shuffled anonymous cards and the vote panel only, until every pair has a vote
+    or the user reveals the names. stored: the run is in the store, so it can be judged.
+    """
+    if votes.is_blind(run.run_id, results, store):
+        shown = votes.blind_order(results, run.run_id)
+        aliases = votes.blind_aliases(results, run.run_id)
+        render_run(run, shown, key=key, aliases=aliases)
+        votes.render_vote_panel(shown, store, run_id=run.run_id, aliases=aliases, key=key)
+        st.button(
+            "Reveal names", key=f"{key}_reveal", on_click=votes.reveal, args=(run.run_id,), icon=":material/visibility:"
+        )
+        return
+    judgments = store.judgments_for(run.run_id)
+    render_cards(results, judge=judge_scores(judgments))
+    votes.render_vote_panel(results, store, run_id=run.run_id, aliases=None, key=key)
+    if stored:
+        render_judge_controls(run, results, cat, store, key=key)
+        render_judgments(judgments, key=key)
+    render_details(run, results, key, judgments=judgments)
+
+
+def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: Sequence[Judgment] = ()) -> None:
+    """Comparison table with scores, speed and quality charts, downloads."""
+    frame = comparison_frame(results, judge_scores(judgments))
     st.subheader("Comparison")
-    st.dataframe(frame, hide_index=True, column_config=_COLUMNS, key=f"{key}_table")
+    st.dataframe(frame, hide_index=True, column_config=_column_config(frame), key=f"{key}_table")
     if frame["ttft_s"].notna().any():
         left, right = st.columns(2)
         left.plotly_chart(charts.latency_breakdown(frame), key=f"{key}_latency")
         right.plotly_chart(charts.throughput(frame), key=f"{key}_throughput")
+    _quality_charts(frame, key)
     a, b, _ = st.columns([1, 1, 4])
     a.download_button(
         "Download CSV",
@@ -50,3 +115,34 @@ def render_run(run: Run, results: Sequence[Result], key: str) -> None:
         mime="application/jsonl",
         key=f"{key}_jsonl",
     )
+
+
+def _quality_charts(frame: pd.DataFrame, key: str) -> None:
+    long = quality_long(frame)
+    if long.empty:
+        return
+    st.plotly_chart(charts.quality_heatmap(long), key=f"{key}_quality")
+    left, right = st.columns([1, 2])
+    with left:
+        choices = quality_choices(frame)
+        metric = st.selectbox(
+            "Quality axis",
+            choices,
+            format_func=score_label,
+            key=f"{key}_quality_metric",
+            help="Which score the cost-vs-quality chart plots. Models on the Pareto front are those no "
+            "cheaper model beats on this score.",
+        )
+    if metric is None:
+        return
+    points = frame[["model", "cost_usd"]].assign(quality=pd.to_numeric(frame[f"score_{metric}"], errors="coerce"))
+    plotted = points.dropna(subset=["cost_usd", "quality"])
+    if plotted.empty:
+        left.caption("No model has both a cost and this score, so there is nothing to plot.")
+        return
+    front = plotted[charts.pareto_front(plotted)]["model"].tolist()
+    left.caption(f"Pareto front (no other model is at least as cheap and as good): **{', '.join(front)}**")
+    missing = sorted(set(points["model"]) - set(plotted["model"]))
+    if missing:
+        left.caption(f"Not plotted (unpriced or unscored): {', '.join(missing)}")
+    right.plotly_chart(charts.cost_quality_scatter(points, score_label(metric)), key=f"{key}_pareto")

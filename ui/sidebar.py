@@ -110,3 +110,13 @@ def generation_settings() -> Params:
         seed=seed,
         timeout_s=float(timeout),
     )
+
+
+def blind_toggle() -> bool:
+    """Chatbot-Arena-style blind comparison for the next run."""
+    return st.toggle(
+        "Blind mode",
+        key="compare_blind",
+        help="Hide model names (cards become Model A, Model B… in random order) until you have voted on every "
+        "pair. Applies to the next run.",
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
+from bakeoff import scoring
 from bakeoff.config import Catalog, load_catalog, resolve
-from bakeoff.live import LiveRuns
+from bakeoff.live import LiveJudgings, LiveRuns
 from bakeoff.store import Store
 from providers import registry
 from providers.base import Availability, HasPrecisions
@@ -24,6 +27,19 @@ def store() -> Store:
 @st.cache_resource(show_spinner=False)
 def live_runs() -> LiveRuns:
     return LiveRuns()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_embedder() -> threading.Thread:
+    """Start loading the embedder used for similarity and agreement, once per process, off the page."""
+    thread = threading.Thread(target=scoring.EMBEDDER.get, name="bakeoff-embedder-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner=False)
+def live_judgings() -> LiveJudgings:
+    return LiveJudgings()
 
 
 @st.cache_data(ttl=15, show_spinner=False)

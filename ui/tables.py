@@ -2,18 +2,110 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from bakeoff.records import Result
+from bakeoff.records import Judgment, Result
+from bakeoff.scoring import score_info
 from metrics.cost import format_usd
+from metrics.judge import SCORE_MAX, SCORE_MIN
 
 TOKENS_LABEL = {"reported": "reported by API", "counted": "counted (tokenizer)", "estimated": "estimated"}
 
+JUDGE_SCORE = "judge_score"  # mean rubric score of the latest judging, a column beside the metric scores
+SCORE_LABELS = {
+    JUDGE_SCORE: "judge score",
+    "assertions_passed": "checks passed",
+    "semantic_similarity": "similarity to reference",
+    "agreement": "agreement",
+    "exact_match": "exact match",
+    "quasi_exact_match": "quasi-exact match",
+    "token_f1": "token F1",
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "is_refusal": "refusal",
+    "is_json": "valid JSON",
+    "flesch_reading_ease": "reading ease",
+    "words": "words",
+    "characters": "characters",
+}
+# Shown first on cards and in tables: what decides a choice, then the facts.
+SCORE_ORDER = list(SCORE_LABELS)
 
-def comparison_frame(results: Sequence[Result]) -> pd.DataFrame:
-    """One row per model with the figures users compare; unknown stays NaN/None, never 0."""
+
+def score_label(name: str) -> str:
+    return SCORE_LABELS.get(name, name.replace("_", " "))
+
+
+def score_help(name: str) -> str:
+    """The metric's description with its range and direction, for help tooltips."""
+    if name == JUDGE_SCORE:
+        return f"Mean {SCORE_MIN}-{SCORE_MAX} rubric score from the latest LLM-as-judge run (higher is better)."
+    info = score_info(name)
+    if info is None:
+        return name
+    lo, hi = info.range
+    span = f"range {_num(lo)} to {_num(hi)}"
+    if info.value == "bool":
+        span = "1 = yes, 0 = no"
+    direction = {True: "higher is better", False: "lower is better", None: "a fact, not a grade"}[info.higher_is_better]
+    return f"{info.description} ({span}; {direction})"
+
+
+def _num(x: float) -> str:
+    return "∞" if x == math.inf else "-∞" if x == -math.inf else f"{x:g}"
+
+
+def format_score(name: str, value: float | None) -> str:
+    """Compact display: yes/no for flags, percentages for shares, whole numbers for counts."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if name == JUDGE_SCORE:
+        return f"{value:.1f}/10"
+    info = score_info(name)
+    if info is not None and info.value == "bool":
+        return "yes" if value else "no"
+    if name == "assertions_passed":
+        return f"{value:.0%}"
+    if name in ("words", "characters"):
+        return f"{value:.0f}"
+    if info is not None and info.range[1] > 1:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def score_names(results: Sequence[Result], extra: Sequence[str] = ()) -> list[str]:
+    """Every score name present in the results, in display order."""
+    present = set(extra) | {k for r in results for k in r.scores}
+    known = [n for n in SCORE_ORDER if n in present]
+    return known + sorted(present - set(known))
+
+
+def judge_scores(judgments: Sequence[Judgment]) -> dict[str, float]:
+    """model_ref -> mean rubric score of the most recent rubric judging (grader errors left out)."""
+    rubric = [j for j in judgments if j.mode == "rubric"]
+    if not rubric:
+        return {}
+    batch = rubric[-1].batch_id
+    scores: dict[str, list[int]] = {}
+    for j in rubric:
+        if j.batch_id == batch and not j.grader_error and j.score is not None:
+            scores.setdefault(j.model_a, []).append(j.score)
+    return {m: sum(v) / len(v) for m, v in scores.items()}
+
+
+def comparison_frame(results: Sequence[Result], judge: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """One row per model with the figures users compare; unknown stays NaN/None, never 0.
+
+    Quality scores follow as `score_<name>` columns (judge: model_ref -> mean judge score).
+    """
+    judge = judge or {}
+    names = score_names(results, [JUDGE_SCORE] if judge else [])
     rows = []
     for r in results:
         rows.append(
@@ -35,6 +127,72 @@ def comparison_frame(results: Sequence[Result]) -> pd.DataFrame:
                 "finish": r.finish_reason or "",
                 "memory_mb": r.memory_bytes / 1e6 if r.memory_bytes else None,
                 "error": f"{r.error.cls}: {r.error.message}" if r.error else "",
+                **{f"score_{n}": (judge.get(r.model_ref) if n == JUDGE_SCORE else r.scores.get(n)) for n in names},
             }
         )
     return pd.DataFrame(rows)
+
+
+def goodness(name: str, values: pd.Series) -> pd.Series | None:
+    """Values mapped to 0 (worst) - 1 (best) for colouring; None for facts that are not grades.
+
+    Bounded metrics use their range; unbounded ones (reading ease) the spread of this run.
+
+    >>> goodness("is_refusal", pd.Series([1.0, 0.0])).tolist(), goodness("words", pd.Series([3.0])) is None
+    ([0.0, 1.0], True)
+    """
+    if name == JUDGE_SCORE:
+        lo, hi, higher = float(SCORE_MIN), float(SCORE_MAX), True
+    else:
+        info = score_info(name)
+        if info is None or info.higher_is_better is None:
+            return None
+        (lo, hi), higher = info.range, info.higher_is_better
+    if math.isinf(lo) or math.isinf(hi):
+        lo, hi = values.min(), values.max()
+        if pd.isna(lo) or hi == lo:
+            return values.where(values.isna(), 0.5)
+    scaled = ((values - lo) / (hi - lo)).clip(0.0, 1.0)
+    return scaled if higher else 1.0 - scaled
+
+
+def quality_long(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long form of a comparison frame's graded scores for the heat map: model, metric, label, value, text, goodness.
+
+    Facts (words) are left out, and so are yes/no flags every model shares (all "not JSON" says nothing
+    about which answer is better) once there are two models or more.
+    """
+    rows = []
+    for col in [c for c in frame.columns if c.startswith("score_")]:
+        name = col.removeprefix("score_")
+        values = pd.to_numeric(frame[col], errors="coerce")
+        good = goodness(name, values)
+        if good is None or values.isna().all():
+            continue
+        info = score_info(name)
+        if info is not None and info.value == "bool" and len(values) > 1 and values.nunique(dropna=False) == 1:
+            continue
+        for model, value, g in zip(frame["model"], values, good, strict=True):
+            rows.append(
+                {
+                    "model": model,
+                    "metric": name,
+                    "label": score_label(name),
+                    "value": value,
+                    "text": format_score(name, None if pd.isna(value) else float(value)),
+                    "goodness": g,
+                }
+            )
+    return pd.DataFrame(rows, columns=["model", "metric", "label", "value", "text", "goodness"])
+
+
+def quality_choices(frame: pd.DataFrame) -> list[str]:
+    """Graded score names with at least one value: what the cost-vs-quality chart can plot."""
+    out = []
+    for col in [c for c in frame.columns if c.startswith("score_")]:
+        name = col.removeprefix("score_")
+        info = score_info(name)
+        graded = name == JUDGE_SCORE or (info is not None and info.higher_is_better is not None)
+        if graded and pd.to_numeric(frame[col], errors="coerce").notna().any():
+            out.append(name)
+    return out

@@ -11,11 +11,15 @@ network or model. Options:
   fail_times: int          ... on only the first N attempts (then succeed)
   retry_after: float       retry_after carried by the raised error
   available: str           Availability state check() reports (default "ready")
+  replies: [[regex, text]] answer with the text of the first rule whose regex is found in the prompt
+                           (streamed as one chunk; falls back to `chunks`), e.g. a judge that reads its input
+Every request is recorded in `requests` as (model, Request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator
 from typing import ClassVar
@@ -32,6 +36,7 @@ class ScriptedProvider:
         self.active = 0
         self.max_active = 0
         self.closed: list[str] = []
+        self.requests: list[tuple[str, Request]] = []
         self._lock = threading.Lock()
 
     def check(self, spec: ModelSpec) -> Availability:
@@ -41,6 +46,7 @@ class ScriptedProvider:
         o = spec.options
         with self._lock:
             attempt = self.calls[spec.model] = self.calls.get(spec.model, 0) + 1
+            self.requests.append((spec.model, req))
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
@@ -49,6 +55,10 @@ class ScriptedProvider:
             fails = o.get("fail") and attempt <= o.get("fail_times", 10**9)
             await asyncio.sleep(o.get("first_delay", 0.0))
             chunks = o.get("chunks", ["hello", " world"])
+            for pattern, text in o.get("replies", []):
+                if re.search(pattern, req.prompt):
+                    chunks = [text]
+                    break
             for i, chunk in enumerate(chunks):
                 if fails and i == o.get("fail_after", 0):
                     raise getattr(base, o["fail"])(

@@ -60,7 +60,10 @@ def test_unknown_field_and_bad_kind(tmp_path):
 
 
 def test_moe_active_cannot_exceed_total(tmp_path):
-    bad = "models:\n  a:\n    provider: ollama\n    model: x\n    kind: local\n    params_b: 7\n    active_params_b: 9\n"
+    bad = (
+        "models:\n  a:\n    provider: ollama\n    model: x\n    kind: local\n    params_b: 7\n"
+        "    active_params_b: 9\n"
+    )
     cat = write(tmp_path, bad)
     assert "exceeds" in cat.problems[0].reason
 

@@ -62,10 +62,10 @@ def test_store_round_trip(store):
 def test_sqlite_uses_wal_and_migrations_are_recorded(store):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT number FROM migrations").scalars().all() == [1]
+        assert conn.exec_driver_sql("SELECT number FROM migrations").scalars().all() == [1, 2]
     Store(store.url)  # reopening does not re-apply
     with store.engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT count(*) FROM migrations")) == 1
+        assert conn.scalar(sa.text("SELECT count(*) FROM migrations")) == 2
 
 
 def _writer(url: str, n: int, tag: str) -> None:

@@ -1,0 +1,34 @@
+"""A newcomer's first minute in real Chromium: type a prompt, run the bundled models, export CSV."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.local]
+
+
+def test_prompt_run_cards_export(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Compare").wait_for(timeout=60_000)
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.fill("In one sentence, why is the sky blue?")
+    page.get_by_role("button", name="Run").click()
+    # both bundled models answer; first use converts their GGUF weights once (can take a minute on CI)
+    page.get_by_role("heading", name="Comparison").wait_for(timeout=420_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+    body = page.inner_text("body")
+    assert "smollm2-135m-instruct@fp32" in body and "gemma-3-270m@fp32" in body
+    assert "TTFT" in body and "tok/s" in body
+    assert "Traceback" not in body
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download CSV").click()
+    frame = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()), encoding="utf-8-sig")
+    assert list(frame["model"]) == ["smollm2-135m-instruct@fp32", "gemma-3-270m@fp32"]
+    assert (frame["status"] == "ok").all() and frame["output"].str.len().min() > 0
+    assert frame["ttft_s"].gt(0).all() and frame["output_tokens"].gt(0).all()
