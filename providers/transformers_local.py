@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hf_lock import LOAD_LOCK
 from providers.base import (
     PRECISIONS,
     Availability,
@@ -85,7 +86,7 @@ _key_locks: dict[tuple[str, ...], threading.Lock] = {}
 # Loads and first imports run one at a time: torch and transformers import lazily, and two threads
 # importing them at once see half-initialised modules ("cannot import name ... partially
 # initialized module"). Loading is CPU- and disk-bound, so serialising it costs little.
-_load_lock = threading.RLock()
+_load_lock = LOAD_LOCK  # process-wide, shared with the embedding model (see hf_lock.py)
 _encode_lock = threading.Lock()  # fast tokenizers may not be mutated concurrently; encoding is ms
 
 

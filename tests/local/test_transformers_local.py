@@ -419,3 +419,24 @@ def test_gemma_base_model_generates_by_plain_completion(provider):
     assert only(events, Usage).input_tokens == len(loaded.tokenizer(prompt)["input_ids"])  # with BOS
     assert only(events, Usage).output_tokens <= 8
     provider.unload(GEMMA)
+
+
+def test_embedder_loading_alongside_keeps_tied_weights():
+    """Loads share one process-wide lock: an overlapping embedder load once left lm_head untied and random."""
+    import threading
+
+    import metrics.embedder as embedder
+    from bakeoff.config import load_catalog, resolve
+    from providers import registry
+
+    spec = resolve(load_catalog(), "smollm2-135m-instruct")
+    provider = registry.get("transformers")
+    provider.unload(spec)
+    embedder._embedders.clear()
+    other = threading.Thread(target=embedder.load_embedder)
+    other.start()
+    loaded = provider.load(spec)
+    other.join()
+    model = loaded.model
+    assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert loaded.memory_bytes < 600e6  # 538 MB tied; an untied random head adds ~115 MB

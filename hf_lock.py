@@ -1,0 +1,13 @@
+"""One process-wide lock for importing and loading torch / Hugging Face models.
+
+transformers loads weights under process-global state (default dtype, init-skipping and
+weight-tying context managers), and torch/transformers import lazily. Two threads loading at
+once were seen to produce half-initialised modules ("partially initialized module") and, worse,
+a model whose tied lm_head was left randomly initialised, so it answered gibberish. The
+in-process provider and the embedding model both take this lock, so loads never overlap.
+It lives outside providers/ and metrics/ because both need it and neither may import the other.
+"""
+
+import threading
+
+LOAD_LOCK = threading.RLock()
