@@ -58,7 +58,9 @@ def app_url():
     log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright keeps an event loop running on the main thread while open, which would
+# break every later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (CI installs it)")
