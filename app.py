@@ -10,8 +10,8 @@ load_env()
 st.set_page_config(page_title="Bakeoff", page_icon="🥧", layout="wide")
 st.navigation(
     [
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
-        st.Page("pages/history.py", title="History", icon=":material/history:"),
-        st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+        st.Page("app_pages/history.py", title="History", icon=":material/history:"),
+        st.Page("app_pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
     ]
 ).run()

@@ -112,7 +112,7 @@ def test_run_survives_other_interactions_and_stop_cancels(app):
 
 def test_history_lists_past_runs(app):
     at = wait_until_done(run_compare(app, "Remember me", ["alpha"]))
-    at.switch_page("pages/history.py").run()
+    at.switch_page("app_pages/history.py").run()
     assert not at.exception
     assert any("Remember me" in str(r.options) for r in at.radio)
     assert "Paris is the capital." in "\n".join(m.value for m in at.markdown)

@@ -194,7 +194,7 @@ def seed_votes(store, votes: list[tuple[str, str, str]], blind: bool = True) -> 
 
 
 def test_leaderboard_empty_states_explain_what_to_do(app):
-    at = app.switch_page("pages/leaderboard.py").run()
+    at = app.switch_page("app_pages/leaderboard.py").run()
     assert not at.exception
     info = "\n".join(i.value for i in at.info)
     assert "No votes yet: run a comparison" in info and "Compare page" in info
@@ -213,7 +213,7 @@ def test_leaderboard_ranks_seeded_votes_with_intervals_heat_maps_and_a_judge_boa
                                      model_a="x", model_b="y", verdict=verdict, consistent=True, position=i))
     store.save_judgment(Judgment(run_id=run.run_id, judge_model="judge", mode="pairwise", criteria={"c": ""},
                                  model_a="x", model_b="y", grader_error=True, error_message="no JSON object"))
-    at = app.switch_page("pages/leaderboard.py").run()
+    at = app.switch_page("app_pages/leaderboard.py").run()
     assert not at.exception
     human = at.dataframe[0].value
     assert list(human["model"]) == ["strong", "mid", "weak"]
