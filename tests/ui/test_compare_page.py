@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from streamlit.testing.v1 import AppTest
 
 MODELS = {
@@ -23,25 +21,13 @@ MODELS = {
                  "options": {"chunks": ["a", "b", "c"], "chunk_delay": 20}},
     }
 }
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PRICING = {"prices": {"alpha": [{"as_of": "2024-01-01", "source": "https://example.test/pricing",
                                  "input": 1.0, "output": 2.0}]}}
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    (tmp_path / "models.yaml").write_text(yaml.safe_dump(MODELS))
-    (tmp_path / "pricing.yaml").write_text(yaml.safe_dump(PRICING))
-    monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
-    monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
-    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "ui.db"))
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    yield at
-    import streamlit as st
-
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def app(start_app):
+    return start_app(MODELS, PRICING, timeout=30)
 
 
 def wait_until_done(at: AppTest, timeout: float = 20) -> AppTest:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 from streamlit.testing.v1 import AppTest
 
 from bakeoff.records import Judgment, Run, Vote
@@ -26,23 +24,11 @@ MODELS = {
 }
 PRICING = {"prices": {m: [{"as_of": "2026-11-01", "source": "https://example.test/pricing", "input": 1.0,
                            "output": 2.0}] for m in ("alpha", "judge")}}
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    (tmp_path / "models.yaml").write_text(yaml.safe_dump(MODELS))
-    (tmp_path / "pricing.yaml").write_text(yaml.safe_dump(PRICING))
-    monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
-    monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
-    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "ui.db"))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    yield at
-    import streamlit as st
-
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def app(start_app):
+    return start_app(MODELS, PRICING, timeout=60)
 
 
 def _store():

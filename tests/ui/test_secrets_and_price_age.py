@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.conftest import APP
 from ui.streamlit_secrets import apply_secrets, starting_environ
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SECRET = "sk-from-secrets-toml-0123456789"
 MODELS = {
     "models": {
