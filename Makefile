@@ -26,8 +26,15 @@ test: setup
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Not part of `make test`: timings need a quiet machine. Each script prints markdown; see BENCHMARKS.md.
 bench: setup
+	$(BIN)/python bench/timing_truth.py
+	$(BIN)/python bench/fan_out_overhead.py
 	$(BIN)/python bench/local_overhead.py
+	$(BIN)/python bench/batch_throughput.py
+	$(BIN)/python bench/dashboard_responsiveness.py
+	$(BIN)/python bench/token_cost_truth.py
+	$(BIN)/python bench/quantization.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -11,3 +11,7 @@ It lives outside providers/ and metrics/ because both need it and neither may im
 import threading
 
 LOAD_LOCK = threading.RLock()
+
+# In-process models (transformers and llama.cpp) share this machine's cores: they take turns
+# generating, so one model's tokens/s is never depressed by another generating at the same time.
+CPU_TURN = threading.Lock()

@@ -9,19 +9,27 @@ from bakeoff.run import InvalidRun
 from bakeoff.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from ui import state, votes
 from ui.cards import render_cards
+from ui.estimate_view import budget_setting, estimate, md_dollars, render_estimate
+from ui.local_compute import effective_catalog
+from ui.prefill import apply_prefill
+from ui.repeats_view import render_repeats, repeats_setting, series_registry
 from ui.run_view import render_compare
 from ui.sidebar import blind_toggle, generation_settings, model_picker
 
-cat = state.catalog()
+cat = effective_catalog(state.catalog())  # with this session's hardware $/hour, if set on Settings
 runs = state.live_runs()
 store = state.store()
 state.warm_embedder()  # load the sentence embedder in the background now, not during the first scoring
 for problem in cat.problems:
     st.warning(f"Config problem, entry skipped — {problem}")
+if skipped := apply_prefill(st.session_state, cat):  # settings handed over by History or the Advisor
+    st.warning(f"Not in the catalog any more, so not selected: {', '.join(skipped)}")
 
 with st.sidebar:
     refs = model_picker(cat)
     params = generation_settings()
+    repeats = repeats_setting()
+    cap = budget_setting()
     blind = blind_toggle()
 if stale := cat.stale_prices(refs, dt.date.today()):
     st.warning(stale, icon=":material/schedule:")
@@ -38,25 +46,48 @@ with st.expander("System prompt, reference answer and checks"):
     checks = st.text_area("Checks (optional)", key="compare_checks", height=80, help=CHECK_SYNTAX,
                           placeholder="contains/i: paris\nnot-contains: As an AI\nregex: \\d{4}")
 
+series_id = st.session_state.get("compare_series_id")
+series = series_registry().get(series_id) if series_id else None
+if series is not None and series.started():
+    st.session_state["compare_run_id"] = series.started()[-1]  # the series' latest repeat
 run_id = st.session_state.get("compare_run_id")
 live = runs.get(run_id) if run_id else None
-running = live is not None and not live.done
+running = (live is not None and not live.done) or (series is not None and not series.done)
+refusal = render_estimate(estimate(cat, refs, system, prompt, params.max_tokens, repeats), cap)
 
 left, right, _ = st.columns([1, 1, 6])
 if left.button("Run", type="primary", key="compare_run", disabled=running, icon=":material/play_arrow:"):
     params.system = system.strip() or None
     try:
-        run = Run(prompt=prompt, model_refs=refs, params=params, reference=reference.strip() or None,
-                  assertions=parse_checks(checks))
-        live = runs.start(run, cat, store)
-        st.session_state["compare_run_id"] = run_id = run.run_id
+        assertions = parse_checks(checks)
+
+        def make_run() -> Run:
+            return Run(prompt=prompt, model_refs=refs, params=params, reference=reference.strip() or None,
+                       assertions=assertions)
+
+        if refusal:  # over the budget cap: refused before any request is sent
+            raise InvalidRun(md_dollars(refusal))
+        if repeats > 1:
+            series = series_registry().start(make_run, repeats, runs, cat, store)
+            st.session_state["compare_series_id"] = series.series_id
+            run_id = series.started()[0]
+            live = runs.get(run_id)
+        else:
+            st.session_state.pop("compare_series_id", None)
+            series = None
+            live = runs.start(make_run(), cat, store)
+            run_id = live.run.run_id
+        st.session_state["compare_run_id"] = run_id
         if blind:
-            votes.started_blind(run.run_id)
+            votes.started_blind(run_id)
         running = True
     except (InvalidRun, InvalidCheck) as exc:
         st.error(str(exc))
-if right.button("Stop", key="compare_stop", disabled=not running, icon=":material/stop:") and live is not None:
-    live.cancel.set()
+if right.button("Stop", key="compare_stop", disabled=not running, icon=":material/stop:"):
+    if series is not None:
+        series.cancel.set()
+    if live is not None:
+        live.cancel.set()
     st.toast("Stopping…")
 
 
@@ -67,12 +98,27 @@ def _cards(run_id: str, results: list) -> None:
         render_cards(results)
 
 
+def _repeat_caption() -> None:
+    if series is not None and series.total > 1:
+        st.caption(f"Repeat {len(series.started())} of {series.total}")
+
+
 @st.fragment(run_every=0.5)
 def live_cards(run_id: str) -> None:
     current = runs.get(run_id)
     if current is None or current.done or all(r.done for r in current.snapshot()):
         st.rerun()
+    _repeat_caption()
     _cards(run_id, current.snapshot())
+
+
+@st.fragment(run_every=0.5)
+def between_repeats() -> None:
+    """The moment between one repeat finishing and the next starting."""
+    if series is None or series.done or series.started()[-1] != run_id:
+        st.rerun()
+    _repeat_caption()
+    st.caption("Starting the next repeat…")
 
 
 # Scoring is CPU work on the run's thread: poll gently, since every rerun competes with it for the GIL
@@ -82,6 +128,7 @@ def scoring_cards(run_id: str) -> None:
     current = runs.get(run_id)
     if current is None or current.done:
         st.rerun()
+    _repeat_caption()
     _cards(run_id, current.snapshot())
     st.caption("Scoring the answers (quality metrics)…")
 
@@ -93,13 +140,22 @@ if run_id:
             scoring_cards(run_id)
         else:
             live_cards(run_id)
+    elif series is not None and not series.done:
+        between_repeats()
     else:
         if live is not None and live.failure:
             st.error(f"The run could not complete: {live.failure}. Results that finished are saved.")
+        if series is not None and series.failure:
+            st.error(f"The repeats stopped early: {series.failure}. Repeats that finished are saved.")
         found = store.get_run(run_id)
         run, results = found if found is not None else (live.run, live.snapshot()) if live is not None else (None, [])
         if run is not None:
+            if series is not None and series.total > 1:
+                st.caption(f"Showing repeat {len(series.started())} of {series.total} (the latest); all repeats are "
+                           "summarised below and saved in History.")
             render_compare(run, results, cat, store, key="compare", stored=found is not None)
+        if series is not None and len(series.started()) > 1:
+            render_repeats(store.results_for(series.started()), len(series.started()), key="compare")
 else:
     st.info("Type a prompt, pick models in the sidebar, and press **Run**. The bundled local models need no "
             "keys and no internet; add API keys (see README) to compare commercial models.")

@@ -1,45 +1,35 @@
-"""History: every stored run, newest first; open one to see it as it was."""
+"""History: every stored run, newest first, filtered and paged in SQL; open, re-run, delete, export, trends."""
 
 import streamlit as st
 
-from bakeoff.scoring import check_label
+from bakeoff import history_query as hq
+from ui import history_view as view
 from ui import state
-from ui.judge_panel import render_judgments
-from ui.run_view import render_run
 
 store = state.store()
+store.mark_interrupted()  # runs whose process died since (a killed CLI, a crashed app) list as interrupted
+cat = state.catalog()
 st.title("History")
-total = store.count_runs()
-st.caption(f"{total} runs stored in `{store.display_url}`")
-if not total:
-    st.info("No runs yet. Run a comparison on the Compare page; every run is saved here.")
+view.confirm_delete(store)
+if hq.date_span(store) is None:
+    st.info("No runs yet. Run a comparison on the **Compare** page: every run is saved here, with its answers, "
+            "timings and costs, so you can reopen, re-run, export and chart them later.", icon=":material/history:")
     st.stop()
 
-PAGE = 20
-pages = max(1, -(-total // PAGE))
-page = st.number_input("Page", 1, pages, 1, key="history_page") if pages > 1 else 1
-rows = store.list_runs(limit=PAGE, offset=(page - 1) * PAGE)
-labels = {
-    r["run_id"]: f"{r['created_at']:%Y-%m-%d %H:%M} · {r['prompt'][:70]!r} · {', '.join(r['model_refs'])} · "
-    f"{r['n_ok']}/{r['n_results']} ok"
-    for r in rows
-}
-chosen = st.radio("Runs", list(labels), format_func=labels.get, key="history_run", label_visibility="collapsed")
-if chosen:
-    found = store.get_run(chosen)
-    if found is not None:
-        run, results = found
-        st.subheader("Prompt")
-        st.text(run.prompt)
-        if run.params.system:
-            st.caption(f"System: {run.params.system}")
-        p = run.params
-        st.caption(f"temperature {p.temperature} · max tokens {p.max_tokens} · top-p {p.top_p or 1.0} · "
-                   f"seed {p.seed if p.seed is not None else 'random'} · status {run.status}")
-        if run.reference is not None:
-            st.caption(f"Reference answer: {run.reference}")
-        if run.assertions:
-            st.caption("Checks: " + "; ".join(check_label(a) for a in run.assertions))
-        judgments = store.judgments_for(run.run_id)
-        render_run(run, results, key="history", judgments=judgments)
-        render_judgments(judgments, key="history")
+filters = view.filters(store)
+total = hq.count_runs(store, filters)
+page_no, size = view.page_picker(total)
+page = hq.list_page(store, filters, page=page_no, page_size=size)
+st.caption(f"{page.total} {'run matches' if page.total == 1 else 'runs match'} · page {page.page} of {page.pages} · "
+           f"newest first · stored in `{store.display_url}`")
+if not page.rows:
+    st.info("No run matches these filters. Clear a filter (models, dates, text, status) to see more.")
+else:
+    view.runs_table(page)
+view.selection(page, store)
+if page.rows:
+    tab_run, tab_trends = st.tabs(["Open a run", "Trends per model"])
+    with tab_run:
+        view.open_run(page, store, cat, state.live_runs())
+    with tab_trends:
+        view.trends(store, filters)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bakeoff import export, prices_import
+from bakeoff import batch_cli, export, prices_import
 from bakeoff.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.engine import run_blocking
 from bakeoff.env import load_env
@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     j.add_argument("--max-tokens", type=int, default=JUDGE_MAX_TOKENS, help="longest judge reply")
     j.add_argument("--json", action="store_true")
+
+    batch_cli.add_parser(sub)
 
     e = sub.add_parser("export", help="write a stored run as CSV or JSONL to stdout")
     e.add_argument("run_id")
@@ -321,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "judge":
         return _judge(args, catalog)
+
+    if args.command == "batch":
+        return batch_cli.command(args, catalog, _store(args))
 
     if args.command == "export":
         found = _store(args).get_run(args.run_id)

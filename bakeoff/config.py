@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bakeoff import url_policy
 from providers import registry
 from providers.base import PRECISIONS, ModelSpec, Precision
 
@@ -29,6 +30,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RateLimit(_Strict):
+    """A provider's published limits for this model; the batch runner stays under them (bakeoff/rate_limit.py).
+
+    Entries naming the same `group` share one budget (an org-wide limit, or one vLLM server behind
+    several entries); without a group each entry has its own.
+    """
+
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    group: str | None = None
+
+
 class CatalogEntry(_Strict):
     """One models.yaml entry. Facts are optional: unknown stays None and shows as unknown."""
 
@@ -39,6 +52,9 @@ class CatalogEntry(_Strict):
     open_weights: bool = False
     params_b: float | None = Field(default=None, gt=0)  # total parameters, billions
     active_params_b: float | None = Field(default=None, gt=0)  # MoE: parameters used per token
+    layers: int | None = Field(default=None, gt=0)  # transformer blocks (KV-cache size)
+    kv_heads: int | None = Field(default=None, gt=0)  # key/value heads (GQA: fewer than query heads)
+    head_dim: int | None = Field(default=None, gt=0)  # size of one attention head
     context_window: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
     license: str | None = None
@@ -54,6 +70,14 @@ class CatalogEntry(_Strict):
     default_precision: Precision | None = None
     options: dict[str, Any] = {}
     active: bool = True  # False: kept for history/catalog, hidden from the picker
+    rate_limit: RateLimit | None = None  # requests/tokens per minute, honoured by batch runs
+
+    @field_validator("base_url")
+    @classmethod
+    def _allowed_base_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            url_policy.check_base_url(v, resolve=False)  # names are resolved again before each call
+        return v
 
     @field_validator("active_params_b")
     @classmethod
@@ -272,7 +296,7 @@ def resolve(catalog: Catalog, model_ref: str) -> ModelSpec:
             raise UnknownModel(f"Unknown model {ref!r}. Use a models.yaml id ({known}, …) or provider/model.")
         if provider not in registry.names():
             raise UnknownModel(f"Unknown provider {provider!r} in {ref!r}; known: {', '.join(registry.names())}")
-        local = provider in {"transformers", "ollama"}
+        local = provider in {"transformers", "ollama", "llamacpp"}
         entry = CatalogEntry(
             provider=provider,
             model=model,

@@ -50,16 +50,25 @@ async def execute(
     )
     if store is not None:
         await asyncio.to_thread(store.save_run, run)
-    out = await fan_out(
-        run,
-        specs,
-        catalog,
-        on_update=on_update,
-        cancel=cancel,
-        policy=policy,
-        results=results,
-        on_finish=store.save_result if store is not None else None,
-    )
+    try:
+        out = await fan_out(
+            run,
+            specs,
+            catalog,
+            on_update=on_update,
+            cancel=cancel,
+            policy=policy,
+            results=results,
+            on_finish=store.save_result if store is not None else None,
+        )
+    except BaseException:  # the run cannot finish: say so now rather than leave it `running` in this live process
+        run.status = "interrupted"
+        if store is not None:
+            try:
+                store.set_run_status(run.run_id, run.status)
+            except Exception:
+                log.exception("could not mark run %s interrupted", run.run_id)
+        raise
     await _score(run, out, store, on_update)
     run.status = "cancelled" if cancel is not None and cancel.is_set() else "done"
     if store is not None:

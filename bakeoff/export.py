@@ -1,7 +1,9 @@
-"""Export runs as CSV (safe to open in a spreadsheet) or JSONL (which also carries each attempt).
+"""Export runs as CSV (safe to open in a spreadsheet), JSONL (which also carries each attempt) or Parquet.
 
 CSV cells that a spreadsheet would evaluate (starting with = + - @ tab or CR) get a leading
-apostrophe, per OWASP's CSV-injection advice; numbers stay numbers. UTF-8 with BOM so Excel
+apostrophe, per OWASP's CSV-injection advice, and so do cells already starting with one, so
+`restore` (strip one leading apostrophe) gives back every value exactly; numbers stay numbers;
+header cells are defused too. JSONL and Parquet keep the raw values. UTF-8 with BOM so Excel
 shows non-ASCII text correctly and pandas reads it back unchanged with encoding="utf-8-sig".
 """
 
@@ -108,12 +110,24 @@ def rows(pairs: Iterable[tuple[Run, list[Result]]]) -> list[dict[str, Any]]:
 def neutralise(value: Any) -> Any:
     """Defuse a cell a spreadsheet would run as a formula.
 
-    >>> neutralise("=HYPERLINK(1)"), neutralise(-3), neutralise("ok")
-    ("'=HYPERLINK(1)", -3, 'ok')
+    A text that already starts with an apostrophe gets one more, so `restore` can always strip
+    exactly one and every value round-trips.
+
+    >>> neutralise("=HYPERLINK(1)"), neutralise(-3), neutralise("ok"), neutralise("'quoted")
+    ("'=HYPERLINK(1)", -3, 'ok', "''quoted")
     """
-    if isinstance(value, str) and value.startswith(_DANGEROUS):
+    if isinstance(value, str) and value.startswith((*_DANGEROUS, "'")):
         return "'" + value
     return value
+
+
+def restore(cell: Any) -> Any:
+    """The original value of a cell read back from an exported CSV: one added apostrophe removed.
+
+    >>> restore("'=HYPERLINK(1)"), restore("''quoted"), restore("ok")
+    ('=HYPERLINK(1)', "'quoted", 'ok')
+    """
+    return cell[1:] if isinstance(cell, str) and cell.startswith("'") else cell
 
 
 def to_frame(pairs: Iterable[tuple[Run, list[Result]]]) -> pd.DataFrame:
@@ -124,9 +138,22 @@ def to_frame(pairs: Iterable[tuple[Run, list[Result]]]) -> pd.DataFrame:
 
 def to_csv(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
     frame = to_frame(pairs).map(neutralise)
+    frame.columns = [neutralise(str(c)) for c in frame.columns]
     buf = io.StringIO()
-    frame.to_csv(buf, index=False)
+    # CRLF rows (RFC 4180): the writer then quotes every cell holding a CR, so a bare CR in a
+    # model's answer cannot start a new row whose first cell a spreadsheet would run.
+    frame.to_csv(buf, index=False, lineterminator="\r\n")
     return buf.getvalue().encode("utf-8-sig")
+
+
+def to_parquet(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
+    """The CSV's columns as a typed Parquet file (pyarrow): created_at a UTC timestamp, cost_usd exact decimal
+    text as in the CSV, no formula escaping (Parquet is not opened by spreadsheets)."""
+    frame = to_frame(pairs)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, engine="pyarrow")
+    return buf.getvalue()
 
 
 def to_jsonl(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:

@@ -43,7 +43,7 @@ class Run:
     assertions: list[Assertion] = field(default_factory=list)  # the user's checks, run on every answer
     run_id: str = field(default_factory=new_id)
     created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started
-    status: Literal["running", "done", "cancelled"] = "running"
+    status: Literal["running", "done", "cancelled", "interrupted"] = "running"  # interrupted: its process died
     source: str = "ui"  # ui | cli | batch
 
 
@@ -106,6 +106,12 @@ class Result:
     # one entry per user assertion: {"kind", "value", "passed" (True/False/None = could not run), "detail", "error"}
     checks: list[dict[str, Any]] = field(default_factory=list)
     score_notes: list[str] = field(default_factory=list)  # why some scores are missing (e.g. no embedder)
+    # batch runs only (bakeoff/batch.py); None elsewhere. cell_key = hash of what was asked, for resume
+    batch_id: str | None = None
+    item_id: str | None = None
+    cell_key: str | None = None
+    repeat: int | None = None
+    item_metadata: dict[str, Any] = field(default_factory=dict)  # the input row's extra columns
 
     @property
     def done(self) -> bool:

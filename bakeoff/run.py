@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
+import os
 import random
 import threading
 import time
@@ -17,7 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bakeoff import secrets, url_policy
 from bakeoff.config import Catalog
+from bakeoff.rate_limit import Limiters, RateLimiter
 from bakeoff.records import ErrorInfo, Params, Result, Run
 from metrics import cost as cost_metrics
 from metrics import latency
@@ -35,6 +39,7 @@ from providers.base import (
     ModelSpec,
     NotFound,
     ProviderError,
+    RateLimited,
     Request,
     Sent,
     Status,
@@ -73,20 +78,50 @@ class InvalidRun(ValueError):
     """The user's input cannot be run at all (empty prompt, no model, bad settings)."""
 
 
+# Caps against unbounded consumption (a shared deployment may lower them through the environment).
+MAX_PROMPT_CHARS = 4_000_000  # prompt + system: ~1M tokens, the largest context windows offered
+MAX_TOKENS_CAP = 1_000_000  # no model writes more; each model's own limit is checked in _preflight
+MAX_TIMEOUT_S = 3600.0
+MAX_CONCURRENT_CALLS = 8  # model calls in flight at once per run (a session runs one run at a time)
+
+
+def limit(name: str, default: float) -> float:
+    """A cap from the environment (BAKEOFF_<NAME>), else the default; a bad value keeps the default."""
+    try:
+        value = float(os.environ.get(f"BAKEOFF_{name}", default))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def validate(run: Run) -> None:
-    if not run.prompt or not run.prompt.strip():
+    if not isinstance(run.prompt, str) or not run.prompt.strip():
         raise InvalidRun("The prompt is empty: type something for the models to answer.")
     if not run.model_refs:
         raise InvalidRun("No model selected: pick at least one model.")
     p = run.params
-    if p.max_tokens <= 0:
-        raise InvalidRun(f"Max tokens must be at least 1 (got {p.max_tokens}).")
-    if not 0 <= p.temperature <= 2:
+    size = len(run.prompt) + len(p.system or "")
+    max_chars = int(limit("MAX_PROMPT_CHARS", MAX_PROMPT_CHARS))
+    if size > max_chars:
+        raise InvalidRun(
+            f"The prompt is {size:,} characters; the limit is {max_chars:,} (BAKEOFF_MAX_PROMPT_CHARS). Shorten it."
+        )
+    if not isinstance(p.max_tokens, int) or isinstance(p.max_tokens, bool) or p.max_tokens <= 0:
+        raise InvalidRun(f"Max tokens must be at least 1, a whole number (got {p.max_tokens!r}).")
+    if p.max_tokens > MAX_TOKENS_CAP:
+        raise InvalidRun(f"Max tokens {p.max_tokens:,} is above any model's output limit ({MAX_TOKENS_CAP:,}).")
+    if not _number(p.temperature) or not 0 <= p.temperature <= 2:
         raise InvalidRun(f"Temperature must be between 0 and 2 (got {p.temperature}).")
-    if p.top_p is not None and not 0 < p.top_p <= 1:
+    if p.top_p is not None and (not _number(p.top_p) or not 0 < p.top_p <= 1):
         raise InvalidRun(f"Top-p must be in (0, 1] (got {p.top_p}).")
-    if p.timeout_s <= 0:
-        raise InvalidRun(f"Timeout must be positive (got {p.timeout_s}).")
+    if not _number(p.timeout_s) or not 0 < p.timeout_s <= MAX_TIMEOUT_S:
+        raise InvalidRun(f"Timeout must be between 0 and {MAX_TIMEOUT_S:g} seconds (got {p.timeout_s}).")
+    if p.seed is not None and (not isinstance(p.seed, int) or isinstance(p.seed, bool) or abs(p.seed) >= 2**63):
+        raise InvalidRun(f"Seed must be a whole number below 2^63 (got {p.seed!r}).")
 
 
 def to_request(run: Run) -> Request:
@@ -113,6 +148,10 @@ def _unavailable_error(spec: ModelSpec, av: Availability) -> ProviderError:
 
 def _preflight(spec: ModelSpec, req: Request) -> None:
     """Refuse before sending what the model cannot take: over its output limit or context window."""
+    try:  # before check(), which may already probe the URL
+        url_policy.check_model_url(spec.provider, spec.base_url)
+    except url_policy.RefusedURL as exc:
+        raise ConfigError(f"{spec.display_id}: {exc}") from None
     provider = registry.get(spec.provider)
     av = provider.check(spec)
     if not av.ok:
@@ -132,6 +171,12 @@ def _preflight(spec: ModelSpec, req: Request) -> None:
             )
 
 
+def _request_tokens(spec: ModelSpec, req: Request) -> int:
+    """What a request counts against a tokens/min limit: its prompt (estimated) plus max_tokens."""
+    text = f"{req.system}\n{req.prompt}" if req.system else req.prompt
+    return estimate_tokens(text, spec.model) + req.max_tokens
+
+
 def _error_info(exc: BaseException, spec: ModelSpec) -> ErrorInfo:
     if isinstance(exc, ProviderError):
         return ErrorInfo(type(exc).__name__, redact(exc.message), exc.http_status, exc.hint)
@@ -148,50 +193,53 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
     """One call: consume the provider's events, stamping each on arrival."""
     provider = registry.get(spec.provider)
     stream = provider.stream(spec, req)
-    deadline = time.monotonic() + policy.prepare_timeout_s
+    loop = asyncio.get_running_loop()
     try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.")
-            try:
-                event = await asyncio.wait_for(anext(stream), remaining)
-            except StopAsyncIteration:
-                break
-            except TimeoutError:
-                raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.") from None
-            now = time.perf_counter_ns()
-            if isinstance(event, TextDelta):
-                if event.text:
-                    if res.first_token_ns is None:
-                        res.first_token_ns = now
-                    res.last_token_ns = now
-                    res.output += event.text
-            elif isinstance(event, Sent):
-                res.sent_ns = now
-                res.status = "running"
-                res.progress = ""
-                deadline = time.monotonic() + req.timeout_s
-            elif isinstance(event, Status):
-                res.progress = event.message
-            elif isinstance(event, Usage):
-                res.input_tokens = event.input_tokens
-                res.output_tokens = event.output_tokens
-                res.cached_input_tokens = event.cached_input_tokens
-                res.reasoning_tokens = event.reasoning_tokens
-                res.tokens_source = event.source
-            elif isinstance(event, Finish):
-                res.finish_reason = event.reason
-            elif isinstance(event, Meta):
-                res.request_id = event.request_id or res.request_id
-                res.system_fingerprint = event.system_fingerprint or res.system_fingerprint
-                res.server_timings.update(event.server_timings)
-                res.provider_meta.update(event.extra)
-                res.memory_bytes = event.memory_bytes or res.memory_bytes
-                res.load_s = event.load_s if event.load_s is not None else res.load_s
-            notify(res)
+        # One timer per attempt, rescheduled at Sent. Not wait_for() per event: on Python 3.11 that
+        # wraps every event in a new Task, an extra loop pass before each stamp (bench/timing_truth.py).
+        async with asyncio.timeout(policy.prepare_timeout_s) as timer:
+            async for event in stream:
+                now = time.perf_counter_ns()
+                _apply(event, now, res, req, timer, loop)
+                notify(res)
+    except TimeoutError:
+        raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.") from None
     finally:
         await stream.aclose()
+
+
+def _apply(
+    event: object, now: int, res: Result, req: Request, timer: asyncio.Timeout, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Record one provider event, stamped `now`, on the attempt's Result."""
+    if isinstance(event, TextDelta):
+        if event.text:
+            if res.first_token_ns is None:
+                res.first_token_ns = now
+            res.last_token_ns = now
+            res.output += event.text
+    elif isinstance(event, Sent):
+        res.sent_ns = now
+        res.status = "running"
+        res.progress = ""
+        timer.reschedule(loop.time() + req.timeout_s)
+    elif isinstance(event, Status):
+        res.progress = event.message
+    elif isinstance(event, Usage):
+        res.input_tokens = event.input_tokens
+        res.output_tokens = event.output_tokens
+        res.cached_input_tokens = event.cached_input_tokens
+        res.reasoning_tokens = event.reasoning_tokens
+        res.tokens_source = event.source
+    elif isinstance(event, Finish):
+        res.finish_reason = event.reason
+    elif isinstance(event, Meta):
+        res.request_id = event.request_id or res.request_id
+        res.system_fingerprint = event.system_fingerprint or res.system_fingerprint
+        res.server_timings.update(event.server_timings)
+        res.provider_meta.update(event.extra)
+        res.memory_bytes = event.memory_bytes or res.memory_bytes
+        res.load_s = event.load_s if event.load_s is not None else res.load_s
 
 
 def _reset_attempt(res: Result) -> None:
@@ -223,7 +271,14 @@ def _log_attempt(res: Result, exc: BaseException | None) -> dict[str, Any]:
     return entry
 
 
-async def _run_one(spec: ModelSpec, req: Request, res: Result, policy: RetryPolicy, notify: OnUpdate) -> Result:
+async def _run_one(
+    spec: ModelSpec,
+    req: Request,
+    res: Result,
+    policy: RetryPolicy,
+    notify: OnUpdate,
+    limiter: RateLimiter | None = None,
+) -> Result:
     res.queued_ns = time.perf_counter_ns()
     res.status = "running"
     notify(res)
@@ -233,9 +288,14 @@ async def _run_one(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
             res.attempts += 1
             _reset_attempt(res)
             try:
+                if limiter is not None:  # every attempt, retries included, waits its turn
+                    await limiter.acquire(_request_tokens(spec, req))
                 await _attempt(spec, req, res, policy, notify)
             except ProviderError as exc:
+                res.request_id = exc.request_id or res.request_id
                 entry = _log_attempt(res, exc)
+                if limiter is not None and isinstance(exc, RateLimited) and exc.retry_after:
+                    limiter.pause(exc.retry_after)  # the other cells back off from this provider too
                 wait = policy.delay(res.attempts, exc.retry_after) if exc.retryable else None
                 if res.first_token_ns is not None or wait is None:
                     raise
@@ -269,7 +329,11 @@ async def _run_one(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
 
 
 def finalize(res: Result, spec: ModelSpec, req: Request, catalog: Catalog, day: dt.date) -> Result:
-    """Derive timings, fill missing usage with marked estimates, price the call."""
+    """Derive timings, fill missing usage with marked estimates, price the call; scrub echoed keys."""
+    key_envs = [spec.api_key_env, *(e.api_key_env for e in catalog.entries.values())]
+    res.output = secrets.scrub(res.output, key_envs)  # a server echoing a key into its answer
+    if res.error is not None:
+        res.error.message = secrets.scrub_message(res.error.message, key_envs)
     if res.sent_ns is not None and res.queued_ns is not None:
         res.queue_s = (res.sent_ns - res.queued_ns) / latency.NS
     res.ttft_s = latency.ttft_s(res.sent_ns, res.first_token_ns)
@@ -342,6 +406,7 @@ async def fan_out(
     cancel: threading.Event | None = None,
     policy: RetryPolicy = RetryPolicy(),
     results: Sequence[Result] | None = None,
+    limiters: Limiters | None = None,
 ) -> list[Result]:
     """Run every model concurrently; return one Result per spec, in order, whatever happened."""
     req = to_request(run)
@@ -353,8 +418,11 @@ async def fan_out(
     )
     notify = on_update or (lambda _r: None)
 
+    calls = asyncio.Semaphore(int(limit("MAX_CONCURRENT_CALLS", MAX_CONCURRENT_CALLS)))
+
     async def one(spec: ModelSpec, res: Result) -> None:
-        await _run_one(spec, req, res, policy, notify)
+        async with calls:  # at most MAX_CONCURRENT_CALLS of this run's models in flight at once
+            await _run_one(spec, req, res, policy, notify, (limiters or {}).get(spec.id))
         finalize(res, spec, req, catalog, day)
         notify(res)
         if on_finish is not None:

@@ -20,7 +20,9 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bakeoff import run_owner
 from bakeoff.records import ErrorInfo, Judgment, Params, Result, Run, Vote
+from bakeoff.store_engine import create_engine, display_url, fit_row, lock_for_migration, retry_locked
 from metrics.assertions import Assertion
 
 metadata = sa.MetaData()
@@ -44,6 +46,8 @@ runs = sa.Table(
     sa.Column("model_refs", sa.Text, nullable=False),  # JSON list
     sa.Column("params", sa.Text, nullable=False),  # JSON of Params
     sa.Column("assertions", sa.Text),  # JSON list of the user's checks (migration 2)
+    sa.Column("owner", sa.String(128)),  # host|pid|start of the process running it (migration 4, run_owner.py)
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # its last write (migration 4)
 )
 
 _RESULT_SCALARS = [
@@ -51,6 +55,7 @@ _RESULT_SCALARS = [
     for f in fields(Result)
     if f.name
     not in {"error", "server_timings", "provider_meta", "scores", "progress", "attempt_log", "checks", "score_notes"}
+    | {"item_metadata"}
 ]
 _INT_COLS = {
     "queued_ns",
@@ -64,6 +69,7 @@ _INT_COLS = {
     "reasoning_tokens",
     "attempts",
     "memory_bytes",
+    "repeat",
 }
 _FLOAT_COLS = {"queue_s", "ttft_s", "e2e_s", "tpot_s", "output_tokens_per_s", "load_s"}
 
@@ -98,6 +104,24 @@ results = sa.Table(
     sa.Column("attempt_log", sa.Text),  # JSON list, one entry per attempt
     sa.Column("checks", sa.Text),  # JSON list, one entry per user assertion (migration 2)
     sa.Column("score_notes", sa.Text),  # JSON list of why scores are missing (migration 2)
+    sa.Column("item_metadata", sa.Text),  # JSON of a batch item's extra columns (migration 3)
+)
+sa.Index("ix_results_batch_cell", results.c.batch_id, results.c.cell_key)
+
+batches = sa.Table(  # one row per batch evaluation (bakeoff/batch.py, migration 3)
+    "batches",
+    metadata,
+    sa.Column("batch_id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # running | done | stopped | budget
+    sa.Column("name", sa.String(255)),  # the input file's name
+    sa.Column("model_refs", sa.Text, nullable=False),  # JSON list
+    sa.Column("params", sa.Text, nullable=False),  # JSON of Params
+    sa.Column("repeats", sa.Integer, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("budget_usd", sa.String(64)),  # exact decimal text; NULL = no cap
+    sa.Column("items", sa.Text, nullable=False),  # JSON list of the input rows, so a batch resumes without its file
+    sa.Column("note", sa.Text),  # why it stopped, when it did
 )
 
 votes = sa.Table(
@@ -166,7 +190,35 @@ def _migration_2(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _migration_1), (2, _migration_2)]
+def _migration_3(conn: Connection) -> None:
+    """Batches: a batches table and, on results, the cell a batch result answers. Additive, nullable."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(results.name)}
+    for name in ("batch_id", "item_id", "cell_key", "repeat", "item_metadata"):
+        if name not in present:
+            kind = results.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {results.name} ADD COLUMN {name} {kind}"))
+    for index in results.indexes:
+        if index.name == "ix_results_batch_cell":
+            index.create(conn, checkfirst=True)
+    batches.create(conn, checkfirst=True)
+
+
+def _migration_4(conn: Connection) -> None:
+    """Run owners: who runs a `running` run and when it last wrote, so a killed process's run reads
+    as `interrupted` (run_owner.py). Additive: two nullable columns on runs."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(runs.name)}
+    for name in ("owner", "heartbeat_at"):
+        if name not in present:
+            kind = runs.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {runs.name} ADD COLUMN {name} {kind}"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _migration_1),
+    (2, _migration_2),
+    (3, _migration_3),
+    (4, _migration_4),
+]
 
 
 def default_url() -> str:
@@ -182,15 +234,6 @@ def url_for_path(path: str | os.PathLike[str]) -> str:
     return f"sqlite:///{path}"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, (Decimal, dt.date)):
         return str(value)
@@ -199,31 +242,58 @@ def _json_default(value: Any) -> Any:
 
 class Store:
     def __init__(self, url: str | None = None):
-        self.url = url or default_url()
-        self.engine: Engine = sa.create_engine(self.url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.url = url or default_url()  # may hold a password: show display_url, never this
+        self.engine: Engine = create_engine(self.url)
         self.migrate()
+        self.mark_interrupted()
 
     @property
     def display_url(self) -> str:
         """Where the data lives, with any password hidden."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return display_url(self.engine.url)
+
+    def _applied_migrations(self) -> set[int]:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(migrations_table.name):
+                return set()
+            return set(conn.scalars(sa.select(migrations_table.c.number)))
 
     def migrate(self) -> None:
-        with self.engine.begin() as conn:
-            migrations_table.create(conn, checkfirst=True)
-            done = set(conn.scalars(sa.select(migrations_table.c.number)))
+        """Apply the missing migrations, each in its own transaction under a cross-process lock."""
+        if {n for n, _ in MIGRATIONS} <= self._applied_migrations():
+            return
         for number, apply in MIGRATIONS:
-            if number in done:
-                continue
             with self.engine.begin() as conn:
+                lock_for_migration(conn)
+                migrations_table.create(conn, checkfirst=True)
+                if conn.scalar(sa.select(migrations_table.c.number).where(migrations_table.c.number == number)):
+                    continue  # another process applied it while we waited for the lock
                 apply(conn)
                 conn.execute(sa.insert(migrations_table).values(number=number, applied_at=dt.datetime.now(dt.UTC)))
 
+    @retry_locked
+    def mark_interrupted(self) -> list[str]:
+        """Mark `running` runs whose process is gone as `interrupted` (their saved results stay); their ids."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.run_id, runs.c.owner, runs.c.heartbeat_at).where(runs.c.status == "running")
+            ).all()
+        now = dt.datetime.now(dt.UTC)
+        gone = [r.run_id for r in rows if run_owner.is_gone(r.owner, r.heartbeat_at, now)]
+        if gone:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.update(runs)
+                    .where(runs.c.run_id.in_(gone), runs.c.status == "running")
+                    .values(status="interrupted")
+                )
+        return gone
+
     # ---- writes (short transactions: many sessions write at once) ----
 
+    @retry_locked
     def save_run(self, run: Run) -> None:
+        now = dt.datetime.now(dt.UTC)
         row = {
             "run_id": run.run_id,
             "created_at": run.created_at,
@@ -234,15 +304,20 @@ class Store:
             "model_refs": json.dumps(run.model_refs),
             "params": json.dumps(asdict(run.params)),
             "assertions": json.dumps([asdict(a) for a in run.assertions]),
+            "owner": run_owner.current() if run.status == "running" else None,
+            "heartbeat_at": now,
         }
         with self.engine.begin() as conn:
             conn.execute(sa.delete(runs).where(runs.c.run_id == run.run_id))
-            conn.execute(sa.insert(runs).values(**row))
+            conn.execute(sa.insert(runs).values(**fit_row(runs, row, conn.dialect.name)))
 
+    @retry_locked
     def set_run_status(self, run_id: str, status: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.update(runs).where(runs.c.run_id == run_id).values(status=status))
+            now = dt.datetime.now(dt.UTC)
+            conn.execute(sa.update(runs).where(runs.c.run_id == run_id).values(status=status, heartbeat_at=now))
 
+    @retry_locked
     def save_result(self, res: Result) -> None:
         row = {n: getattr(res, n) for n in _RESULT_SCALARS}
         row["cost_usd"] = str(res.cost_usd) if res.cost_usd is not None else None
@@ -258,11 +333,18 @@ class Store:
             attempt_log=json.dumps(res.attempt_log, default=_json_default),
             checks=json.dumps(res.checks, default=_json_default),
             score_notes=json.dumps(res.score_notes),
+            item_metadata=json.dumps(res.item_metadata, default=_json_default),
         )
         with self.engine.begin() as conn:
             conn.execute(sa.delete(results).where(results.c.result_id == res.result_id))
-            conn.execute(sa.insert(results).values(**row))
+            conn.execute(sa.insert(results).values(**fit_row(results, row, conn.dialect.name)))
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.run_id == res.run_id, runs.c.status == "running")
+                .values(heartbeat_at=dt.datetime.now(dt.UTC))
+            )
 
+    @retry_locked
     def save_vote(self, vote: Vote) -> None:
         """Record a vote; a new vote on the same pair of the same run replaces the earlier one."""
         pair = sa.and_(
@@ -274,8 +356,9 @@ class Store:
         )
         with self.engine.begin() as conn:
             conn.execute(sa.delete(votes).where(pair))
-            conn.execute(sa.insert(votes).values(**asdict(vote)))
+            conn.execute(sa.insert(votes).values(**fit_row(votes, asdict(vote), conn.dialect.name)))
 
+    @retry_locked
     def save_judgment(self, j: Judgment) -> None:
         row = asdict(j)
         row.update(
@@ -285,8 +368,9 @@ class Store:
         )
         with self.engine.begin() as conn:
             conn.execute(sa.delete(judgments).where(judgments.c.judgment_id == j.judgment_id))
-            conn.execute(sa.insert(judgments).values(**row))
+            conn.execute(sa.insert(judgments).values(**fit_row(judgments, row, conn.dialect.name)))
 
+    @retry_locked
     def delete_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(votes).where(votes.c.run_id == run_id))
@@ -298,6 +382,7 @@ class Store:
 
     def list_runs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first, with a per-run result summary computed in SQL (no bulk load)."""
+        self.mark_interrupted()
         counts = (
             sa.select(
                 results.c.run_id,
@@ -331,6 +416,7 @@ class Store:
             return conn.scalar(sa.select(sa.func.count()).select_from(runs)) or 0
 
     def get_run(self, run_id: str) -> tuple[Run, list[Result]] | None:
+        self.mark_interrupted()
         with self.engine.connect() as conn:
             r = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).mappings().first()
             if r is None:
@@ -434,4 +520,5 @@ def _row_to_result(row: Any) -> Result:
     data["attempt_log"] = json.loads(row["attempt_log"] or "[]")
     data["checks"] = json.loads(row["checks"] or "[]")
     data["score_notes"] = json.loads(row["score_notes"] or "[]")
+    data["item_metadata"] = json.loads(row["item_metadata"] or "{}")
     return Result(**data)

@@ -16,6 +16,7 @@ from typing import Any
 from providers.base import (
     AuthError,
     BadRequest,
+    ConfigError,
     ContextLength,
     NotFound,
     Overloaded,
@@ -165,8 +166,26 @@ def make(
     secrets: Iterable[str | None] = (),
     http_status: int | None = None,
     retry_after: float | None = None,
+    request_id: str | None = None,
 ) -> ProviderError:
-    return cls(readable(redact(message, list(secrets))), http_status=http_status, retry_after=retry_after)
+    return cls(
+        readable(redact(message, list(secrets))),
+        http_status=http_status,
+        retry_after=retry_after,
+        request_id=request_id,
+    )
+
+
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id", "x-trace-id", "cf-ray")
+
+
+def request_id(headers: Mapping[str, str] | None) -> str | None:
+    """The provider's id for this request (OpenAI x-request-id, Anthropic request-id, ...), if sent."""
+    for name in REQUEST_ID_HEADERS:
+        value = header(headers, name)
+        if value:
+            return value[:200]
+    return None
 
 
 def from_status(
@@ -179,11 +198,24 @@ def from_status(
     retry_after: float | None = None,
 ) -> ProviderError:
     """Map an HTTP error. `message` is the provider's own text; `code` its error code or type."""
+    rid = request_id(headers)
+    if 300 <= status < 400:  # clients never follow redirects: a key must not travel to another host
+        where = header(headers, "location")
+        return make(
+            ConfigError,
+            f"the server answered HTTP {status}, a redirect{f' to {where}' if where else ''}. Bakeoff does not "
+            "follow redirects (the key and prompt could go to another host): set base_url to the final address.",
+            secrets=secrets,
+            http_status=status,
+            request_id=rid,
+        )
     cls = class_for_status(status, code=code, message=message)
     if retry_after is None:
         retry_after = parse_retry_after(headers)
     text = f"{message} ({code})" if code and code not in message else message
-    return make(cls, text or f"HTTP {status}", secrets=secrets, http_status=status, retry_after=retry_after)
+    return make(
+        cls, text or f"HTTP {status}", secrets=secrets, http_status=status, retry_after=retry_after, request_id=rid
+    )
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -35,7 +35,15 @@ def env(name: str) -> str | None:
 
 
 def api_key(spec: ModelSpec, default_envs: Sequence[str]) -> tuple[str | None, str]:
-    """(key, the variable it should come from). spec.api_key_env overrides the SDK's defaults."""
+    """(key, the variable it should come from). spec.api_key_env overrides the SDK's defaults.
+
+    A key is only sent where the user paired it: the SDK's default variables go to the provider's
+    own URL (or the URL its standard environment variable names), never to a models.yaml
+    `base_url` - such an entry gets a key only through its own `api_key_env`. Otherwise the
+    second item is the instruction to show instead of a variable name.
+    """
+    if not spec.api_key_env and spec.base_url:
+        return None, unpaired_hint(spec, default_envs)
     names = [spec.api_key_env] if spec.api_key_env else list(default_envs)
     for name in names:
         value = env(name)
@@ -44,14 +52,30 @@ def api_key(spec: ModelSpec, default_envs: Sequence[str]) -> tuple[str | None, s
     return None, names[0]
 
 
+UNPAIRED_PREFIX = "name the variable holding the key"
+
+
+def unpaired_hint(spec: ModelSpec, default_envs: Sequence[str]) -> str:
+    defaults = " / ".join(default_envs) or "the provider's key"
+    return (
+        f"{UNPAIRED_PREFIX} for {spec.base_url} as api_key_env in models.yaml "
+        f"({defaults} is never sent to a custom base_url)"
+    )
+
+
+def key_instruction(var: str) -> str:
+    """'set VAR in the environment or .env', or the instruction api_key() returned instead of a name."""
+    return var if var.startswith(UNPAIRED_PREFIX) else f"set {var} in the environment or .env"
+
+
 def missing_key(var: str) -> Availability:
-    return Availability("not_configured", f"set {var} in the environment or .env")
+    return Availability("not_configured", key_instruction(var))
 
 
 def require_key(spec: ModelSpec, default_envs: Sequence[str]) -> str:
     key, var = api_key(spec, default_envs)
     if key is None:
-        raise ConfigError(f"No API key for {spec.id}: set {var} in the environment or .env")
+        raise ConfigError(f"No API key for {spec.id}: {key_instruction(var)}")
     return key
 
 

@@ -41,6 +41,7 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    key_instruction,
     missing_key,
     preload,
     ssl_context,
@@ -102,7 +103,7 @@ class AnthropicProvider:
     def _credentials(spec: ModelSpec) -> tuple[str | None, str | None, str]:
         """(api_key, auth_token, variable to name when both are missing)."""
         key, var = api_key(spec, KEY_ENVS)
-        token = env(TOKEN_ENV) if key is None and not spec.api_key_env else None
+        token = env(TOKEN_ENV) if key is None and not spec.api_key_env and not spec.base_url else None
         return key, token, var
 
     def check(self, spec: ModelSpec) -> Availability:
@@ -111,7 +112,8 @@ class AnthropicProvider:
 
     async def _client(self, base_url: str, key: str | None, token: str | None) -> AsyncAnthropic:
         def build() -> tuple[AsyncAnthropic, Closer]:
-            http = anthropic.DefaultAsyncHttpxClient(verify=ssl_context())
+            # No redirects: a 307 to another host would carry the key and the prompt there.
+            http = anthropic.DefaultAsyncHttpxClient(verify=ssl_context(), follow_redirects=False)
             client = AsyncAnthropic(
                 api_key=key,
                 auth_token=token,
@@ -153,7 +155,7 @@ class AnthropicProvider:
     async def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
         key, token, var = self._credentials(spec)
         if key is None and token is None:
-            raise ConfigError(f"No API key for {spec.id}: set {var} in the environment or .env")
+            raise ConfigError(f"No API key for {spec.id}: {key_instruction(var)}")
         base_url = (spec.base_url or env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         messages = (await self._client(base_url, key, token)).messages
         params = self._params(spec, req)
@@ -163,6 +165,7 @@ class AnthropicProvider:
         counts = _Counts()
         stop_reason: str | None = None
         message_id = model = None
+        headers: Any = None  # known once the answer starts: its request id goes on a mid-stream error too
         yield Sent()
         try:
             stream = await messages.create(**params)
@@ -184,7 +187,9 @@ class AnthropicProvider:
         except ProviderError:
             raise
         except Exception as exc:
-            raise _map_error(exc, text_started=text_started, where=base_url, secrets=secrets) from exc
+            error = _map_error(exc, text_started=text_started, where=base_url, secrets=secrets)
+            error.request_id = error.request_id or (headers.get("request-id") if headers is not None else None)
+            raise error from exc
 
         if stop_reason is None:
             if text_started:
@@ -272,7 +277,7 @@ def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[
         message = (
             message or exc.api_message or (exc.body if isinstance(exc.body, str) else None) or exc.message
         )
-        if exc.status_code < 400:  # `event: error` inside a 200 stream
+        if exc.status_code < 300:  # `event: error` inside a 200 stream (a 3xx is a redirect, not followed)
             cls = errs.class_for_status(_TYPE_STATUS.get(type_ or "", 500), code=type_, message=message)
             return errs.make(cls, f"{message} ({type_})" if type_ else message, secrets=secrets)
         return errs.from_status(

@@ -130,11 +130,19 @@ class ProviderError(Exception):
     retryable: ClassVar[bool] = False
     hint: ClassVar[str] = ""
 
-    def __init__(self, message: str, *, http_status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,  # the provider's id for the failed request, to quote to its support
+    ):
         super().__init__(message)
         self.message = message
         self.http_status = http_status
         self.retry_after = retry_after
+        self.request_id = request_id
 
     def __str__(self) -> str:
         return self.message

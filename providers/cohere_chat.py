@@ -75,7 +75,7 @@ class CohereProvider:
             # Our own httpx client, so the connect timeout can differ from the read timeout.
             http = httpx.AsyncClient(
                 timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
-                follow_redirects=True,
+                follow_redirects=False,  # a redirect could carry the key and the prompt to another host
                 verify=ssl_context(),
             )
             client = cohere.AsyncClientV2(

@@ -39,6 +39,7 @@ from providers._support import (
     LoopClients,
     api_key,
     env,
+    key_instruction,
     missing_key,
     preload,
     ssl_context,
@@ -53,6 +54,7 @@ from providers.base import (
     Meta,
     ModelSpec,
     ProviderError,
+    QuotaExceeded,
     Request,
     Sent,
     StreamInterrupted,
@@ -87,17 +89,18 @@ class GeminiProvider:
         self._clients: LoopClients[genai.Client] = LoopClients()
 
     def check(self, spec: ModelSpec) -> Availability:
-        key, _ = api_key(spec, KEY_ENVS)
-        return Availability("ready") if key else missing_key(spec.api_key_env or KEY_HINT)
+        key, var = api_key(spec, KEY_ENVS)
+        return Availability("ready") if key else missing_key(var if spec.api_key_env or spec.base_url else KEY_HINT)
 
     async def _client(self, base_url: str, api_version: str | None, key: str) -> genai.Client:
         def build() -> tuple[genai.Client, Closer]:
             options = types.HttpOptions(
                 base_url=base_url,
                 api_version=api_version,
-                client_args={"verify": ssl_context()},
+                client_args={"verify": ssl_context(), "follow_redirects": False},
                 # An explicit transport keeps the SDK on httpx2 (no aiohttp implicit retry).
                 async_client_args={
+                    "follow_redirects": False,  # a redirect could carry the key to another host
                     "verify": ssl_context(),
                     "ssl": ssl_context(),
                     "transport": httpx2.AsyncHTTPTransport(verify=ssl_context()),
@@ -131,11 +134,10 @@ class GeminiProvider:
         )
 
     async def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
-        key, _ = api_key(spec, KEY_ENVS)
+        key, var = api_key(spec, KEY_ENVS)
         if key is None:
-            raise ConfigError(
-                f"No API key for {spec.id}: set {spec.api_key_env or KEY_HINT} in the environment or .env"
-            )
+            hint = key_instruction(var if spec.api_key_env or spec.base_url else KEY_HINT)
+            raise ConfigError(f"No API key for {spec.id}: {hint}")
         base_url = (spec.base_url or env("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         models = (await self._client(base_url, spec.options.get("api_version"), key)).aio.models
         config = self._config(spec, req)
@@ -172,6 +174,7 @@ class GeminiProvider:
         except ProviderError:
             raise
         except Exception as exc:
+            await _release(exc)
             raise _map_error(exc, text_started=text_started, where=base_url, secrets=secrets) from exc
 
         if finish is None and block_reason is None:
@@ -232,6 +235,33 @@ def _details(exc: genai_errors.APIError) -> list[dict[str, Any]]:
     return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
 
 
+async def _release(exc: Exception) -> None:
+    """Close the stream an in-band error (`data: {"error": ...}` in a 200 stream) left open.
+
+    The SDK raises from inside its chunk generator without closing the response or the generators
+    under it; left to the event loop's shutdown, they are closed concurrently and asyncio logs
+    "aclose(): asynchronous generator is already running".
+    """
+    response = getattr(exc, "response", None)
+    for name in ("segment_iterator", "response_stream"):
+        closer = getattr(getattr(response, name, None), "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+
+
+def _quota_gone(details: list[dict[str, Any]]) -> bool:
+    """A 429 that waiting will not cure: a daily quota (QuotaFailure quotaId ...PerDay...) is used up."""
+    quota_ids = [
+        str(v.get("quotaId", ""))
+        for d in details
+        if str(d.get("@type", "")).endswith("google.rpc.QuotaFailure")
+        for v in d.get("violations") or []
+        if isinstance(v, dict)
+    ]
+    return any("PerDay" in q for q in quota_ids)
+
+
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
     if isinstance(exc, genai_errors.APIError):
         details = _details(exc)
@@ -251,6 +281,10 @@ def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[
             None,
         )
         headers = getattr(exc.response, "headers", None)
+        if code == 429 and _quota_gone(details):
+            return errs.make(
+                QuotaExceeded, message, secrets=secrets, http_status=code, request_id=errs.request_id(headers)
+            )
         return errs.from_status(
             code, message, code=status_name, headers=headers, secrets=secrets, retry_after=retry_after
         )

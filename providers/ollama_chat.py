@@ -67,6 +67,13 @@ def _host(spec: ModelSpec) -> str:
     return (spec.base_url or env("OLLAMA_HOST") or DEFAULT_HOST).rstrip("/")
 
 
+def _key(spec: ModelSpec) -> str | None:
+    """OLLAMA_API_KEY goes to the OLLAMA_HOST / default host only; a base_url gets its own api_key_env."""
+    if spec.api_key_env:
+        return env(spec.api_key_env)
+    return None if spec.base_url else env("OLLAMA_API_KEY")
+
+
 def _tag(name: str) -> str:
     """Ollama names without a tag mean `:latest`."""
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
@@ -88,16 +95,23 @@ class OllamaProvider:
             return Availability("not_downloaded", f"run `ollama pull {spec.model}`")
         return Availability("ready")
 
-    async def _client(self, host: str, req: Request) -> ollama.AsyncClient:
+    async def _client(self, host: str, req: Request, key: str | None) -> ollama.AsyncClient:
         timeout = (req.timeout_s, connect_timeout(req))
 
         def build() -> tuple[ollama.AsyncClient, Closer]:
             client = ollama.AsyncClient(
-                host=host, timeout=httpx.Timeout(timeout[0], connect=timeout[1]), verify=ssl_context()
+                host=host,
+                timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
+                verify=ssl_context(),
+                follow_redirects=False,  # a redirect could carry the prompt (and a key) to another host
             )
+            # The SDK adds OLLAMA_API_KEY to every host; send only the key paired with this one.
+            client._client.headers.pop("authorization", None)
+            if key:
+                client._client.headers["authorization"] = f"Bearer {key}"
             return client, client.close
 
-        return await self._clients.get((host, timeout), build)
+        return await self._clients.get((host, timeout, key), build)
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
@@ -122,9 +136,10 @@ class OllamaProvider:
 
     async def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
         host = _host(spec)
-        client = await self._client(host, req)
+        key = _key(spec)
+        client = await self._client(host, req, key)
         params = self._params(spec, req)
-        secrets = [env("OLLAMA_API_KEY")]
+        secrets = [key, env("OLLAMA_API_KEY")]
 
         text_started = False
         final: Any = None
@@ -181,7 +196,8 @@ def _map_error(
 def _list_models(host: str) -> set[str] | Availability:
     """Names pulled on the server (normalised to name:tag), or why the server can't be asked."""
     try:
-        with ollama.Client(host=host, timeout=PROBE_TIMEOUT_S) as client:
+        with ollama.Client(host=host, timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
+            client._client.headers.pop("authorization", None)  # listing tags needs no key
             listing = client.list()
     except (ConnectionError, httpx.HTTPError) as exc:
         return Availability(

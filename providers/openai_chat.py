@@ -108,7 +108,8 @@ class OpenAIChatProvider:
 
     async def _client(self, base_url: str, key: str) -> AsyncOpenAI:
         def build() -> tuple[AsyncOpenAI, Closer]:
-            http = openai.DefaultAsyncHttpxClient(verify=ssl_context())
+            # No redirects: a 307 to another host would carry the key and the prompt there.
+            http = openai.DefaultAsyncHttpxClient(verify=ssl_context(), follow_redirects=False)
             client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
             _ = client.chat.completions  # lazy resource imports happen now, not after Sent
             warm_stainless(client, get_platform)
@@ -154,6 +155,7 @@ class OpenAIChatProvider:
         finish: str | None = None
         usage: Any = None
         chunk_id = fingerprint = model = None
+        headers: Any = None  # known once the answer starts: its request id goes on a mid-stream error too
         yield Sent()
         try:
             stream = await completions.create(**params)
@@ -178,7 +180,9 @@ class OpenAIChatProvider:
         except ProviderError:
             raise
         except Exception as exc:
-            raise _map_error(exc, text_started=text_started, where=base_url, secrets=secrets) from exc
+            error = _map_error(exc, text_started=text_started, where=base_url, secrets=secrets)
+            error.request_id = error.request_id or (headers.get("x-request-id") if headers is not None else None)
+            raise error from exc
 
         if finish is None:
             if text_started:

@@ -10,6 +10,7 @@ from providers.base import ConfigError, Provider
 # name -> "module:Class". Several names may share one implementation (OpenAI-compatible servers).
 _IMPLEMENTATIONS: dict[str, str] = {
     "transformers": "providers.transformers_local:TransformersProvider",
+    "llamacpp": "providers.llamacpp_local:LlamaCppProvider",
     "openai": "providers.openai_chat:OpenAIChatProvider",
     "openai_compatible": "providers.openai_chat:OpenAIChatProvider",
     "anthropic": "providers.anthropic_messages:AnthropicProvider",

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hf_lock import LOAD_LOCK
+from hf_lock import CPU_TURN, LOAD_LOCK
 from providers.base import (
     PRECISIONS,
     Availability,
@@ -79,7 +79,7 @@ _registry_lock = threading.Lock()
 # In-process models share this machine's cores: they take turns generating, so one model's
 # tokens/s is never depressed by another generating at the same time (the wait shows as queue
 # time, not TTFT). Remote models still run concurrently.
-_CPU_TURN = threading.Lock()
+_CPU_TURN = CPU_TURN  # shared with providers.llamacpp_local (hf_lock.py)
 _models: dict[tuple[str, str], LocalModel] = {}
 _tokenizers: dict[str, Any] = {}
 _key_locks: dict[tuple[str, ...], threading.Lock] = {}
@@ -151,6 +151,12 @@ class TransformersProvider:
         tokenizer = _tokenizer(locate(spec))
         with _encode_lock:
             return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def tokenize_output(self, spec: ModelSpec, text: str) -> list[int]:
+        """Token ids of generated `text` (no special tokens), e.g. to compare two outputs token by token."""
+        tokenizer = _tokenizer(locate(spec))
+        with _encode_lock:
+            return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # ---- generation ---------------------------------------------------------------------------
 

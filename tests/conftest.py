@@ -8,6 +8,7 @@ import pytest
 from bakeoff.config import Catalog, CatalogEntry, LocalCompute, PriceRow
 from bakeoff.store import Store
 from providers import registry
+from tests.store_backends import any_store, postgres_server, postgres_url, store_url  # noqa: F401  (fixtures)
 
 registry.register("scripted", "tests.fakes.scripted:ScriptedProvider")
 

@@ -42,6 +42,30 @@ def safe_markdown(text: str) -> str:
     return _IMAGE.sub(r"!\\[", text)
 
 
+def error_text(r: Result) -> str:
+    """A failed card's message: class, provider, HTTP status and request id where known, what happened, what to do.
+
+    The message comes from a remote server, so it is shown like model output (no remote images).
+    """
+    assert r.error is not None
+    facts = [r.provider]
+    if r.error.http_status is not None:
+        facts.append(f"HTTP {r.error.http_status}")
+    if r.request_id:
+        facts.append(f"request id `{r.request_id.replace('`', '')}`")
+    text = f"**{r.error.cls}** ({' · '.join(facts)}): {safe_markdown(r.error.message)}"
+    return text + (f"\n\n{r.error.hint}" if r.error.hint else "")
+
+
+LONG_ANSWER_CHARS = 1200
+LONG_ANSWER_HEIGHT_PX = 420
+
+
+def is_long(text: str) -> bool:
+    """Too long to read comfortably in a card (it scrolls there; the Focus view shows it whole)."""
+    return len(text) > LONG_ANSWER_CHARS or text.count("\n") > 24
+
+
 def _fmt(value: float | None, fmt: str, unit: str) -> str:
     return "unknown" if value is None else f"{value:{fmt}}{unit}"
 
@@ -56,13 +80,16 @@ def render_card(r: Result, *, alias: str | None = None, judge_score: float | Non
         st.markdown(head)
         if r.progress and not r.done:
             st.caption(f"⏳ {r.progress}")
-        if r.output:
+        if r.output and r.done and is_long(r.output):  # long answers scroll; "Focus on one answer" shows them whole
+            with st.container(height=LONG_ANSWER_HEIGHT_PX, border=False):
+                st.markdown(safe_markdown(r.output))
+        elif r.output:
             st.markdown(safe_markdown(r.output))
         elif r.status == "running":
             st.caption("waiting for the first token…")
         if r.error:
             show = st.error if r.status == "error" else st.warning
-            show(f"**{r.error.cls}**: {r.error.message}" + (f"\n\n{r.error.hint}" if r.error.hint else ""))
+            show(error_text(r))
         if r.done and alias is None:
             _figures(r)
             _scores(r, judge_score)

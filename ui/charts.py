@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from metrics.cost import format_usd
+from ui.colors import color_map
+
 
 def latency_breakdown(frame: pd.DataFrame) -> go.Figure:
-    """Stacked horizontal bars per model: time to first token, then generation time."""
+    """Stacked horizontal bars per model: queue (waiting before the request went out), time to first token,
+    then generation. Several rows per model (repeats) are shown as their medians."""
     data = frame.dropna(subset=["ttft_s"])
+    if data["model"].duplicated().any():
+        data = data.groupby("model", sort=False)[["queue_s", "ttft_s", "generation_s"]].median().reset_index()
     fig = go.Figure()
-    fig.add_bar(
-        y=data["model"],
-        x=data["ttft_s"],
-        name="time to first token",
-        orientation="h",
-        hovertemplate="%{y}<br>TTFT %{x:.3f} s<extra></extra>",
-    )
-    fig.add_bar(
-        y=data["model"],
-        x=data["generation_s"].fillna(0),
-        name="generation",
-        orientation="h",
-        hovertemplate="%{y}<br>generation %{x:.3f} s<extra></extra>",
-    )
+    for col, name, color in (
+        ("queue_s", "queue", "#B0B0B0"),
+        ("ttft_s", "time to first token", "#636EFA"),
+        ("generation_s", "generation", "#00CC96"),
+    ):
+        values = data[col].fillna(0) if col in data else pd.Series(0.0, index=data.index)
+        fig.add_bar(
+            y=data["model"],
+            x=values,
+            name=name,
+            orientation="h",
+            marker_color=color,
+            hovertemplate="%{y}<br>" + name + " %{x:.3f} s<extra></extra>",
+        )
     fig.update_layout(
         barmode="stack",
         title="Latency breakdown (seconds, lower is better)",
@@ -38,16 +46,53 @@ def latency_breakdown(frame: pd.DataFrame) -> go.Figure:
 
 
 def throughput(frame: pd.DataFrame) -> go.Figure:
-    """Output tokens per second per model."""
+    """Output tokens per second per model, in each model's colour (medians over repeats)."""
     data = frame.dropna(subset=["output_tokens_per_s"])
+    data = data.groupby("model", sort=False)["output_tokens_per_s"].median().reset_index()
+    colors = color_map(data["model"])
     fig = go.Figure(
-        go.Bar(x=data["model"], y=data["output_tokens_per_s"], hovertemplate="%{x}<br>%{y:.1f} tok/s<extra></extra>")
+        go.Bar(
+            x=data["model"],
+            y=data["output_tokens_per_s"],
+            marker_color=[colors[m] for m in data["model"]],
+            hovertemplate="%{x}<br>%{y:.1f} tok/s<extra></extra>",
+        )
     )
     fig.update_layout(
         title="Output tokens per second (higher is better)",
         yaxis_title="tokens / s",
         height=320,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return fig
+
+
+def cost_per_call(frame: pd.DataFrame) -> go.Figure:
+    """Cost of one answer per model (USD), in each model's colour; unpriced models are named, not drawn as $0."""
+    known = frame.dropna(subset=["cost_usd"])
+    data = known.groupby("model", sort=False)["cost_usd"].median().reset_index()
+    colors = color_map(data["model"])
+    fig = go.Figure(
+        go.Bar(
+            x=data["model"],
+            y=data["cost_usd"],
+            marker_color=[colors[m] for m in data["model"]],
+            text=[format_usd(Decimal(str(v))) for v in data["cost_usd"]],
+            textposition="outside",
+            hovertemplate="%{x}<br>%{text} per call<extra></extra>",
+        )
+    )
+    unpriced = [m for m in dict.fromkeys(frame["model"]) if m not in set(known["model"])]
+    title = "Cost per call (USD, lower is better)"
+    if unpriced:
+        title += f"<br><sup>unpriced, not drawn: {', '.join(unpriced)}</sup>"
+    fig.update_layout(
+        title=title,
+        yaxis_title="USD per call",
+        yaxis_tickprefix="$",
+        yaxis_tickformat=".2~g",
+        height=340,
+        margin={"l": 10, "r": 10, "t": 60, "b": 40},
     )
     return fig
 

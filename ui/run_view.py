@@ -14,6 +14,8 @@ from bakeoff.store import Store
 from metrics.latency import HELP
 from ui import charts, votes
 from ui.cards import render_cards
+from ui.diff_view import render_diff
+from ui.focus_view import render_focus
 from ui.judge_panel import render_judge_controls, render_judgments
 from ui.tables import (
     comparison_frame,
@@ -90,7 +92,9 @@ def render_compare(run: Run, results: Sequence[Result], cat: Catalog, store: Sto
 
 
 def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: Sequence[Judgment] = ()) -> None:
-    """Comparison table with scores, speed and quality charts, downloads."""
+    """Focus and diff views, comparison table with scores, speed, cost and quality charts, downloads."""
+    render_focus(results, key)
+    render_diff(results, key)
     frame = comparison_frame(results, judge_scores(judgments))
     st.subheader("Comparison")
     st.dataframe(frame, hide_index=True, column_config=_column_config(frame), key=f"{key}_table")
@@ -98,6 +102,11 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
         left, right = st.columns(2)
         left.plotly_chart(charts.latency_breakdown(frame), key=f"{key}_latency")
         right.plotly_chart(charts.throughput(frame), key=f"{key}_throughput")
+    if frame["cost_usd"].notna().any():
+        left, _ = st.columns(2)
+        left.plotly_chart(charts.cost_per_call(frame), key=f"{key}_cost")
+    elif len(frame):
+        st.caption("No answer has a price, so there is no cost chart (unpriced is unknown, never $0).")
     _quality_charts(frame, key)
     a, b, _ = st.columns([1, 1, 4])
     a.download_button(

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.launch import PROVIDER_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = os.environ.get("BAKEOFF_CHROMIUM", "/usr/bin/chromium")
@@ -33,7 +35,8 @@ def _free_port() -> int:
 def app_url():
     port = _free_port()
     db = Path(tempfile.mkdtemp()) / "e2e.db"
-    env = {**os.environ, "BAKEOFF_DB": str(db)}
+    # a first launch: no provider keys or base URLs from the developer's shell (tests/e2e/launch.py lists them)
+    env = {**{k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}, "BAKEOFF_DB": str(db)}
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit-e2e.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
@@ -54,7 +57,11 @@ def app_url():
         pytest.fail("streamlit did not start; see artifacts/streamlit-e2e.log")
     yield url
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:  # on a loaded machine streamlit (torch, SDKs loaded) can take longer to stop
+        proc.kill()
+        proc.wait(10)
     log.close()
 
 

@@ -25,6 +25,8 @@ def test_prompt_run_cards_export(page, app_url):
     body = page.inner_text("body")
     assert "smollm2-135m-instruct@fp32" in body and "gemma-3-270m@fp32" in body
     assert "TTFT" in body and "tok/s" in body
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)  # the comparison table
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # latency breakdown and tokens/s at least
     assert "Traceback" not in body
     with page.expect_download() as info:
         page.get_by_role("button", name="Download CSV").click()

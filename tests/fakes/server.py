@@ -16,6 +16,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -133,6 +134,7 @@ class FakeServer:
 def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # as production servers (uvicorn, nginx) do: each frame leaves at once
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output clean
@@ -181,11 +183,13 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             self._start(reply, {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"})
             self.wfile.flush()
             assert reply.frames is not None
+            due = time.monotonic()  # delays count from the script's start, so oversleeps do not add up
             for i, frame in enumerate(reply.frames):
                 if reply.drop_after is not None and i >= reply.drop_after:
                     self._drop()
                     return
-                if not server._sleep(reply.first_delay if i == 0 else reply.between_delay):
+                due += reply.first_delay if i == 0 else reply.between_delay
+                if not server._sleep(due - time.monotonic()):
                     self._drop()
                     return
                 if frame:

@@ -49,6 +49,8 @@ def servers() -> Iterator[Callable[[], FakeServer]]:
 
 
 def entry(wire: Wire, server: FakeServer, **kw: object) -> CatalogEntry:
+    if wire.key_env:
+        kw.setdefault("api_key_env", wire.key_env)  # a custom base_url only gets the key paired with it
     return CatalogEntry(
         provider=wire.provider,
         model=wire.model,

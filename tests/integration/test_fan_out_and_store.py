@@ -10,10 +10,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from bakeoff import export
 from bakeoff.config import LocalCompute
-from bakeoff.store import Store
+from bakeoff.store import Store, metadata
 from tests.fakes.server import FakeServer
 from tests.integration.conftest import PRICE, catalog, run_models
 from tests.integration.wires import KEYS, MARKER, WIRES, paced
@@ -30,7 +31,7 @@ USAGE = {"openai": (21, 5), "anthropic": (22, 6), "gemini": (23, 7), "cohere": (
 
 @pytest.mark.parametrize("failing", list(WIRES))
 def test_one_failing_provider_hides_nothing_and_everything_is_stored(
-    fake: FakeServer, servers: Callable[[], FakeServer], keys: dict, tmp_path, failing: str
+    fake: FakeServer, servers: Callable[[], FakeServer], keys: dict, store_url: str, failing: str
 ) -> None:
     models = {}
     for name, wire in WIRES.items():
@@ -42,7 +43,7 @@ def test_one_failing_provider_hides_nothing_and_everything_is_stored(
         models[name] = (wire, server)
     cat = catalog(models, priced=("openai", "anthropic", "gemini", "cohere"))
     cat.local_compute = LocalCompute(usd_per_hour=Decimal("0.36"), source="test", as_of=dt.date(2024, 1, 1))
-    store = Store(f"sqlite:///{tmp_path / 'fan.db'}")
+    store = Store(store_url)  # SQLite and PostgreSQL in turn
 
     run, results = run_models(cat, list(WIRES), store=store)
 
@@ -68,7 +69,9 @@ def test_one_failing_provider_hides_nothing_and_everything_is_stored(
     assert [dataclasses.asdict(r) for r in stored] == [dataclasses.asdict(r) for r in results]
 
     # No key anywhere: database file, exports, error messages.
-    dump = "\n".join(store.engine.raw_connection().driver_connection.iterdump())
+    with store.engine.connect() as conn:
+        dump = "\n".join(str(row) for table in metadata.sorted_tables for row in conn.execute(sa.select(table)))
+    store.engine.dispose()
     pair = [(stored_run, stored)]
     for where, text in {
         "database": dump,

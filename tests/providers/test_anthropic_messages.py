@@ -31,6 +31,7 @@ KEY = "sk-ant-api03-test0123456789"
 
 
 def spec(base_url: str, **kw: object) -> ModelSpec:
+    kw.setdefault("api_key_env", "ANTHROPIC_API_KEY")  # a custom base_url only gets the key paired with it
     return ModelSpec(
         id="anthropic/claude-sonnet-4-5",
         provider="anthropic",
@@ -293,4 +294,5 @@ def test_check_states(monkeypatch: pytest.MonkeyPatch) -> None:
     missing = provider.check(spec("http://unused"))
     assert missing.state == "not_configured" and "ANTHROPIC_API_KEY" in missing.detail
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "bearer-token-value")
-    assert provider.check(spec("http://unused")).ok
+    assert provider.check(ModelSpec(id="a", provider="anthropic", model="m")).ok  # the default URL only
+    assert not provider.check(spec("http://unused", api_key_env=None)).ok  # never to a custom base_url

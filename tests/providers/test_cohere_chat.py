@@ -32,6 +32,7 @@ KEY = "co-test-key-0123456789abcdef"
 
 
 def spec(base_url: str, **kw: object) -> ModelSpec:
+    kw.setdefault("api_key_env", "CO_API_KEY")  # a custom base_url only gets the key paired with it
     return ModelSpec(
         id="cohere/command-a", provider="cohere", model="command-a-03-2025", base_url=base_url, **kw
     )  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ PATH = wire.stream_path()
 
 
 def spec(base_url: str, **kw: object) -> ModelSpec:
+    kw.setdefault("api_key_env", "GEMINI_API_KEY")  # a custom base_url only gets the key paired with it
     return ModelSpec(id="gemini/flash", provider="gemini", model=wire.MODEL, base_url=base_url, **kw)  # type: ignore[arg-type]
 
 
@@ -117,8 +118,9 @@ def test_google_api_key_takes_precedence_like_the_sdk(
     fake: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GOOGLE_API_KEY", "AIzaGOOGLE-key-0123456789abcdef")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake.url)  # the default keys go to the env-paired URL only
     fake.on("POST", PATH, wire.stream_reply(["ok"]))
-    run(GeminiProvider(), spec(fake.url))
+    run(GeminiProvider(), spec(None, api_key_env=None))  # type: ignore[arg-type]
     assert fake.requests[0].headers["x-goog-api-key"] == "AIzaGOOGLE-key-0123456789abcdef"
 
 
@@ -288,4 +290,4 @@ def test_check_states(monkeypatch: pytest.MonkeyPatch) -> None:
     missing = provider.check(spec("http://unused"))
     assert missing.state == "not_configured" and "GEMINI_API_KEY" in missing.detail
     monkeypatch.setenv("GOOGLE_API_KEY", "AIza-something")
-    assert provider.check(spec("http://unused")).ok
+    assert provider.check(spec(None, api_key_env=None)).ok  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ KEY = "sk-test-0123456789abcdefXYZ"
 
 
 def openai_spec(fake: FakeServer, **kw: object) -> ModelSpec:
+    kw.setdefault("api_key_env", "OPENAI_API_KEY")  # a custom base_url only gets the key paired with it
     return ModelSpec(
         id="openai/gpt-4o-mini", provider="openai", model="gpt-4o-mini", base_url=f"{fake.url}/v1", **kw
     )  # type: ignore[arg-type]

@@ -92,10 +92,14 @@ def test_every_provider_closes_its_clients_when_the_loop_ends(
     fake.on("POST", cohere_wire.CHAT_PATH, cohere_wire.stream_reply(["a"]))
     fake.on("POST", ollama_wire.CHAT_PATH, ollama_wire.stream_reply(["a"]))
     cases = [
-        (OpenAIChatProvider(), ModelSpec(id="o", provider="openai", model="m", base_url=f"{fake.url}/v1")),
-        (AnthropicProvider(), ModelSpec(id="a", provider="anthropic", model="m", base_url=fake.url)),
-        (GeminiProvider(), ModelSpec(id="g", provider="gemini", model=gemini_wire.MODEL, base_url=fake.url)),
-        (CohereProvider(), ModelSpec(id="c", provider="cohere", model="m", base_url=fake.url)),
+        (OpenAIChatProvider(), ModelSpec(id="o", provider="openai", model="m", base_url=f"{fake.url}/v1",
+                                                 api_key_env="OPENAI_API_KEY")),
+        (AnthropicProvider(), ModelSpec(id="a", provider="anthropic", model="m", base_url=fake.url,
+                                                 api_key_env="ANTHROPIC_API_KEY")),
+        (GeminiProvider(), ModelSpec(id="g", provider="gemini", model=gemini_wire.MODEL, base_url=fake.url,
+                                              api_key_env="GEMINI_API_KEY")),
+        (CohereProvider(), ModelSpec(id="c", provider="cohere", model="m", base_url=fake.url,
+                                              api_key_env="CO_API_KEY")),
         (OllamaProvider(), ModelSpec(id="l", provider="ollama", model="m", base_url=fake.url)),
     ]
     for provider, spec in cases:

@@ -100,5 +100,96 @@ def test_history_lists_past_runs(app):
     at = wait_until_done(run_compare(app, "Remember me", ["alpha"]))
     at.switch_page("app_pages/history.py").run()
     assert not at.exception
-    assert any("Remember me" in str(r.options) for r in at.radio)
+    assert "Remember me" in list(at.dataframe[0].value["prompt"])  # the runs table
+    assert "Remember me" in at.selectbox(key="history_open").value  # the newest run is open
     assert "Paris is the capital." in "\n".join(m.value for m in at.markdown)
+
+
+# ---- Compare additions: repeats, cost estimate and budget cap, diff and focus views, charts ----
+
+
+def _plotly_titles(at: AppTest) -> list[str]:
+    import json
+
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_repeats_run_in_turn_and_are_summarised(app):
+    from ui import state
+    from ui.repeats_view import series_registry
+
+    app.number_input(key="compare_repeats").set_value(3)
+    at = run_compare(app, "Say it thrice", ["alpha", "beta"])
+    series = series_registry().get(at.session_state["compare_series_id"])
+    assert series.finished.wait(30) and series.failure is None
+    at = wait_until_done(at.run())
+    assert not at.exception
+    ids = series.started()
+    assert len(ids) == 3 and at.session_state["compare_run_id"] == ids[-1]
+    stored = [state.store().get_run(i) for i in ids]
+    assert all(run.prompt == "Say it thrice" and [r.status for r in res] == ["ok", "ok"] for run, res in stored)
+    starts = [run.created_at for run, _ in stored]
+    assert starts == sorted(starts)  # one after another
+    assert any("Across 3 repeats" in h.value for h in at.subheader)
+    summary = next(d.value for d in at.dataframe if "e2e_median_s" in d.value.columns)
+    assert dict(zip(summary["model"], summary["answers"], strict=True)) == {"alpha": 3, "beta": 3}
+    assert any(t.startswith("Total time per repeat") for t in _plotly_titles(at))
+
+
+def test_estimate_is_shown_and_the_budget_cap_refuses_before_sending(app, scripted):
+    sent_before = len(scripted.requests)
+    at = app
+    at.sidebar.text_input(key="compare_budget").input("0.0001")
+    at.number_input(key="compare_repeats").set_value(2)
+    at = run_compare(at, "Too dear", ["alpha"])
+    label = next(p.proto.popover.label for p in at.get("popover"))
+    # alpha: $1 in / $2 out per 1M; 2 calls × (2 prompt tokens × $1 + 128 max tokens × $2) → up to $0.000516
+    assert "Estimated cost" in label and "2 calls" in label and "0.000516" in label
+    errors = "\n".join(e.value for e in at.error)
+    assert "above the" in errors and "0.000516" in errors and "0.0001" in errors
+    assert "compare_run_id" not in at.session_state and len(scripted.requests) == sent_before
+    from ui import state
+
+    assert state.store().count_runs() == 0  # nothing was started
+
+
+def test_budget_cap_refuses_unpriced_api_models(app):
+    app.sidebar.text_input(key="compare_budget").input("5")
+    at = run_compare(app, "hi", ["broken"])
+    assert any("no price" in e.value for e in at.error) and "compare_run_id" not in at.session_state
+
+
+def test_under_the_cap_the_run_goes_ahead(app):
+    app.sidebar.text_input(key="compare_budget").input("1")
+    at = wait_until_done(run_compare(app, "Cheap enough", ["alpha"]))
+    assert not at.error and at.dataframe[0].value["status"].tolist() == ["ok"]
+
+
+def test_diff_focus_and_charts_after_a_run(app):
+    at = wait_until_done(run_compare(app, "Capital?", ["alpha", "beta"]))
+    assert not at.exception
+    marks = "\n".join(m.value for m in at.markdown)
+    # alpha -> beta, word by word, escaped: the formula in beta's answer stays text
+    assert ":red-background[~~Paris is the capital\\.~~]" in marks
+    assert ":green-background[\\=1\\+1 formula]" in marks
+    at.selectbox(key="compare_diff_a").set_value("beta")
+    at.selectbox(key="compare_diff_b").set_value("alpha").run()
+    assert ":red-background[~~\\=1\\+1 formula~~]" in "\n".join(m.value for m in at.markdown)
+    at.selectbox(key="compare_focus").set_value("beta").run()
+    assert any("beta · 2 words" in c.value for c in at.caption)
+    titles = _plotly_titles(at)
+    assert any(t.startswith("Latency breakdown") for t in titles)
+    assert any(t.startswith("Cost per call") and "unpriced, not drawn: beta" in t for t in titles)
+    import json
+
+    latency = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                   if "Latency" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    assert [t["name"] for t in latency["data"]] == ["queue", "time to first token", "generation"]
+
+
+def test_long_answers_scroll_in_their_card(start_app):
+    models = {"models": {"long": {"provider": "scripted", "model": "long", "kind": "commercial",
+                                  "options": {"chunks": ["word " * 400]}}}}
+    at = wait_until_done(run_compare(start_app(models, {"prices": {}}), "Go on", ["long"]))
+    assert not at.exception
+    assert any("(1 long)" in e.proto.label for e in at.expander)

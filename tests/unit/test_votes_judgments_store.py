@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from bakeoff.records import Judgment, Result, Run, Vote
-from bakeoff.store import Store
+from bakeoff.store import MIGRATIONS, Store
 from metrics.assertions import Assertion
 
 # The schema migration 1 created before this issue (sqlite3 .schema of a database made at that commit).
@@ -44,13 +44,26 @@ INSERT INTO results (run_id, model_ref, provider, model, kind, result_id, status
 """
 
 
-def test_migration_2_applies_on_an_existing_v1_database_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "v1.db"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(V1_SCHEMA)
-    store = Store(f"sqlite:///{path}")
+def _create_v1(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.executescript(V1_SCHEMA)
+        return
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # the same v1 schema as PostgreSQL spells it
+        for statement in V1_SCHEMA.replace("DATETIME", "TIMESTAMP WITH TIME ZONE").split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def test_migrations_apply_on_an_existing_v1_database_and_keep_its_rows(store_url):
+    _create_v1(store_url)
+    store = Store(store_url)
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT number FROM migrations ORDER BY number").scalars().all() == [1, 2]
+        assert conn.exec_driver_sql("SELECT number FROM migrations ORDER BY number").scalars().all() == sorted(
+            n for n, _ in MIGRATIONS
+        )
         inspector = sa.inspect(conn)
         assert {"votes", "judgments"} <= set(inspector.get_table_names())
         assert "assertions" in {c["name"] for c in inspector.get_columns("runs")}
@@ -61,12 +74,14 @@ def test_migration_2_applies_on_an_existing_v1_database_and_keeps_its_rows(tmp_p
     # and new data lands next to it
     store.save_vote(Vote(run_id="oldrun", model_a="a", model_b="b", outcome="a"))
     assert len(store.list_votes()) == 1
-    Store(store.url)  # reopening applies nothing twice
+    Store(store.url).engine.dispose()  # reopening applies nothing twice
     with store.engine.connect() as conn:
-        assert conn.scalar(sa.text("SELECT count(*) FROM migrations")) == 2
+        assert conn.scalar(sa.text("SELECT count(*) FROM migrations")) == len(MIGRATIONS)
+    store.engine.dispose()
 
 
-def test_run_assertions_and_result_checks_round_trip(store):
+def test_run_assertions_and_result_checks_round_trip(any_store):
+    store = any_store
     run = Run(prompt="p", model_refs=["a"], assertions=[Assertion("contains", "x", case_sensitive=False),
                                                           Assertion("json_schema", {"type": "object"})])
     store.save_run(run)
@@ -80,7 +95,8 @@ def test_run_assertions_and_result_checks_round_trip(store):
     assert (got.scores, got.checks, got.score_notes) == (res.scores, res.checks, res.score_notes)
 
 
-def test_votes_replace_per_pair_filter_blind_and_go_with_their_run(store):
+def test_votes_replace_per_pair_filter_blind_and_go_with_their_run(any_store):
+    store = any_store
     run = Run(prompt="p", model_refs=["a", "b", "c"])
     store.save_run(run)
     store.save_vote(Vote(run_id=run.run_id, model_a="a", model_b="b", outcome="a", blind=True))
@@ -104,7 +120,8 @@ def test_vote_outcomes_are_checked():
         Vote(run_id="r", model_a="a", model_b="a", outcome="a")
 
 
-def test_judgments_round_trip_in_order_with_grader_errors_and_exact_cost(store):
+def test_judgments_round_trip_in_order_with_grader_errors_and_exact_cost(any_store):
+    store = any_store
     run = Run(prompt="p", model_refs=["a", "b"])
     store.save_run(run)
     t0 = dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC)

@@ -1,0 +1,219 @@
+"""`python -m bakeoff batch FILE --model ID ...`: a prompt set against several models, headless.
+
+Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
+to stdout; --out writes one row per prompt × model × repeat (.csv, .jsonl or .parquet). Ctrl-C stops
+gracefully (finished cells are kept; the resume command is printed); a second Ctrl-C aborts.
+Exit codes: 0 every cell answered, 1 some failed or the batch stopped early, 2 it could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from bakeoff.batch import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
+from bakeoff.batch_input import BatchInputError, load_items
+from bakeoff.batch_results import aggregate_frame, cells_frame, export_bytes
+from bakeoff.batch_store import batch_results, get_batch
+from bakeoff.config import Catalog
+from bakeoff.records import Params
+from bakeoff.store import Store
+from metrics.cost import format_usd
+
+
+def _usd(text: str) -> Decimal:
+    try:
+        value = Decimal(text.lstrip("$"))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount in USD: {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"the budget must be a positive amount, got {text!r}")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    b = sub.add_parser(
+        "batch",
+        help="run a prompt file (CSV/JSONL/YAML) against several models: aggregates, resume, budget cap",
+        description="Every prompt × model × repeat, within each provider's rate limits (models.yaml rate_limit). "
+        "Columns: prompt, optional system, reference, id; others are kept as metadata.",
+    )
+    b.add_argument("file", nargs="?", help="prompt file: .csv, .jsonl or .yaml (not needed with --resume)")
+    b.add_argument("--model", action="append", metavar="ID", help="models.yaml id or provider/model (repeatable)")
+    b.add_argument("--repeats", type=int, default=1, help="times each prompt is sent to each model")
+    b.add_argument("--concurrency", type=int, default=8, help="calls in flight at once, over all models")
+    b.add_argument("--budget", type=_usd, metavar="USD", help="refuse to start above it, stop when it is reached")
+    b.add_argument("--resume", metavar="BATCH_ID", help="continue a stopped batch: finished cells are not re-run")
+    b.add_argument("--out", metavar="FILE", help="write every cell to FILE (.csv, .jsonl or .parquet)")
+    b.add_argument("--system", help="system prompt for items without their own")
+    b.add_argument("--max-tokens", type=int, default=256)
+    b.add_argument("--temperature", type=float, default=0.7)
+    b.add_argument("--top-p", type=float)
+    b.add_argument("--seed", type=int)
+    b.add_argument("--timeout", type=float, default=120.0, help="seconds per call after the request is sent")
+    b.add_argument("--json", action="store_true", help="print one JSON object: batch id, aggregates, every cell")
+
+
+def _out_format(path: str) -> str:
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in ("csv", "jsonl", "parquet"):
+        raise BatchRefused(f"--out {path}: use a .csv, .jsonl or .parquet file name.")
+    return fmt
+
+
+def _build(args: argparse.Namespace, store: Store) -> Batch:
+    if args.resume:
+        batch = get_batch(store, args.resume)
+        if batch is None:
+            raise BatchRefused(f"No batch with id {args.resume!r} in {store.display_url}.")
+        if args.model and list(args.model) != batch.model_refs:
+            raise BatchRefused(
+                f"Batch {batch.batch_id} ran {', '.join(batch.model_refs)}; resume it without --model "
+                "(or start a new batch for other models)."
+            )
+        batch.concurrency = args.concurrency
+        batch.budget_usd = args.budget if args.budget is not None else batch.budget_usd
+        return batch
+    if not args.file:
+        raise BatchRefused("Give a prompt file (or --resume BATCH_ID).")
+    if not args.model:
+        raise BatchRefused("Pick at least one model with --model ID.")
+    return Batch(
+        items=load_items(args.file),
+        model_refs=list(args.model),
+        params=Params(
+            system=args.system,
+            max_tokens=args.max_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            seed=args.seed,
+            timeout_s=args.timeout,
+        ),
+        repeats=args.repeats,
+        concurrency=args.concurrency,
+        budget_usd=args.budget,
+        name=Path(args.file).name,
+    )
+
+
+class _Ticker:
+    """Progress on stderr: one rewritten line on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, stream=sys.stderr, every_s: float = 5.0):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.every_s = every_s
+        self._last = -math.inf
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        final = p.done == p.total
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K{p.line()}")
+            if final:
+                self.stream.write("\n")
+        elif final or now - self._last >= self.every_s:
+            self.stream.write(p.line() + "\n")
+        else:
+            return
+        self._last = now
+        self.stream.flush()
+
+
+def _table(outcome: BatchOutcome) -> str:
+    agg = aggregate_frame(outcome.results, outcome.batch.model_refs)
+    lines = []
+    for _, row in agg.iterrows():
+
+        def f(v: Any, unit: str = "", digits: int = 3) -> str:
+            return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}{unit}"
+
+        total = row["cost_total_usd"]
+        cost = format_usd(Decimal(str(total))) if total is not None and not math.isnan(total) else "unpriced"
+        lines.append(
+            f"{row['model']}: {row['ok']}/{row['cells']} ok · TTFT mean {f(row['ttft_s_mean'], ' s')} "
+            f"p95 {f(row['ttft_s_p95'], ' s')} · E2E mean {f(row['e2e_s_mean'], ' s')} p95 {f(row['e2e_s_p95'], ' s')} "
+            f"· {f(row['tok_s_mean'], ' tok/s', 1)} · cost {cost}"
+            + (f" ({row['unpriced']} unpriced)" if row["unpriced"] else "")
+        )
+    return "\n".join(lines)
+
+
+def _install_stop(cancel: threading.Event) -> Callable[[], None]:
+    """First Ctrl-C stops gracefully, a second aborts. Returns a function restoring the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping: letting calls in flight end (Ctrl-C again to abort)…", file=sys.stderr)
+
+    signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
+    try:
+        fmt = _out_format(args.out) if args.out else None
+        batch = _build(args, store)
+        done = {r.cell_key for r in batch_results(store, batch.batch_id) if r.status == "ok"} if args.resume else set()
+        est = estimate_batch(batch, catalog, skip=done)
+    except (BatchRefused, BatchInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cells = len(batch.items) * len(batch.model_refs) * batch.repeats
+    print(
+        f"batch {batch.batch_id}: {len(batch.items)} prompts × {len(batch.model_refs)} models × {batch.repeats} "
+        f"= {cells} cells{f' ({len(done)} already done)' if done else ''}; estimate {est.summary()}"
+        + (f"; cap ${batch.budget_usd}" if batch.budget_usd is not None else ""),
+        file=sys.stderr,
+    )
+    cancel = threading.Event()
+    restore = _install_stop(cancel)
+    ticker = _Ticker()
+    try:
+        outcome = asyncio.run(run_batch(batch, catalog, store, cancel=cancel, on_progress=ticker))
+    except BatchRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        restore()
+    if outcome.note:
+        print(outcome.note, file=sys.stderr)
+    if outcome.status != "done" or any(r.status != "ok" for r in outcome.results):
+        print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}", file=sys.stderr)
+    frame = cells_frame(batch.items, outcome.results, outcome.cached)
+    if fmt is not None:
+        Path(args.out).write_bytes(export_bytes(frame, fmt))
+        print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
+    if args.json:
+        agg = aggregate_frame(outcome.results, batch.model_refs)
+        payload = {
+            "batch_id": batch.batch_id,
+            "status": outcome.status,
+            "note": outcome.note,
+            "cost_usd": str(outcome.progress.cost_usd) if outcome.progress else None,
+            "estimate_usd": str(est.total_usd) if est.total_usd is not None else None,
+            "aggregates": json.loads(agg.to_json(orient="records")),
+            "results": json.loads(frame.to_json(orient="records", force_ascii=False)),
+        }
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        print(f"batch {batch.batch_id} [{outcome.status}]")
+        print(_table(outcome))
+    complete = outcome.status == "done" and all(r.status == "ok" for r in outcome.results)
+    return 0 if complete else 1

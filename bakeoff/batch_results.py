@@ -1,0 +1,181 @@
+"""A batch's results as tables: one row per cell, per-model aggregates with bootstrap CIs, paired comparisons.
+
+Failed cells stay in the per-cell table (status and error) but never feed a latency, cost or score
+aggregate as a zero; they are counted in `failed`. Exports reuse export.neutralise for CSV cells.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from bakeoff.batch_input import BatchItem
+from bakeoff.export import neutralise
+from bakeoff.records import Result
+from bakeoff.scoring import score_info
+from metrics.aggregate import bootstrap_ci, paired_comparison, summarize
+
+# Metrics a paired comparison may use besides the scores, with their direction.
+SPEED_COST: dict[str, bool] = {"ttft_s": False, "e2e_s": False, "output_tokens_per_s": True, "cost_usd": False}
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+_OWN = {"id", "repeat", "prompt", "system", "reference", "cached", "error_class", "error_message", "http_status"}
+_OWN |= {"result_id", "run_id", "cell_key"}
+
+
+def _score_names(results: Iterable[Result]) -> list[str]:
+    return sorted({k for r in results for k in r.scores})
+
+
+def cells_frame(items: Sequence[BatchItem], results: Sequence[Result], cached: set[str] | None = None) -> pd.DataFrame:
+    """One row per cell: the input's id and extra columns, then the fields `run --json` prints, flattened."""
+    by_id = {i.item_id: i for i in items}
+    scores = _score_names(results)
+    rows = []
+    for r in results:
+        item = by_id.get(r.item_id or "")
+        data = r.to_json()
+        err = data.pop("error") or {}
+        row: dict[str, Any] = {
+            "id": r.item_id,
+            "repeat": r.repeat,
+            "prompt": item.prompt if item else None,
+            "system": item.system if item else None,
+            "reference": item.reference if item else None,
+        }
+        meta = item.metadata if item else r.item_metadata
+        for k, v in meta.items():  # a metadata column named like a result field is renamed meta_<name>
+            name = f"meta_{k}" if k in data or k in _OWN or k.startswith("score_") else k
+            row[name] = json.dumps(v) if isinstance(v, dict | list) else v
+        row.update(
+            model=data.pop("model"),
+            status=data.pop("status"),
+            cached=bool(cached and r.cell_key in cached),
+            output=data.pop("output"),
+            error_class=err.get("class"),
+            error_message=err.get("message"),
+            http_status=err.get("http_status"),
+        )
+        row.update({k: v for k, v in data.items() if k not in ("scores", "checks", "attempt_log", "score_notes")})
+        for name in scores:
+            row[f"score_{name}"] = r.scores.get(name)
+        row["result_id"], row["run_id"], row["cell_key"] = r.result_id, r.run_id, r.cell_key
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _decimal_sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    known = [v for v in values if v is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
+def aggregate_frame(results: Sequence[Result], model_order: Sequence[str] | None = None, seed: int = 0) -> pd.DataFrame:
+    """Per model: cells, failures, mean / median / p95 TTFT and E2E, tok/s, total and per-item cost, and
+    each score's mean with a 95% percentile-bootstrap CI (`<score>_low` / `<score>_high`)."""
+    models = list(model_order or dict.fromkeys(r.model_ref for r in results))
+    scores = _score_names(results)
+    rows = []
+    for model in models:
+        mine = [r for r in results if r.model_ref == model]
+        ok = [r for r in mine if r.status == "ok"]
+        row: dict[str, Any] = {
+            "model": model,
+            "cells": len(mine),
+            "ok": len(ok),
+            "failed": sum(r.status not in ("ok", "cancelled") for r in mine),
+        }
+        for field in ("ttft_s", "e2e_s"):
+            s = summarize(getattr(r, field) for r in ok)
+            row.update({f"{field}_mean": s.mean, f"{field}_median": s.median, f"{field}_p95": s.p95})
+        tps = summarize(r.output_tokens_per_s for r in ok)
+        row.update(tok_s_mean=tps.mean, tok_s_median=tps.median)
+        priced = [r.cost_usd for r in mine if r.cost_usd is not None]
+        total = _decimal_sum(priced)
+        row["cost_total_usd"] = float(total) if total is not None else None
+        row["cost_per_item_usd"] = float(total / len(priced)) if total is not None else None
+        row["unpriced"] = sum(r.cost_usd is None for r in ok)
+        for name in scores:
+            ci = bootstrap_ci((r.scores.get(name) for r in ok), "mean", seed=seed)
+            row.update({name: ci.estimate, f"{name}_low": ci.low, f"{name}_high": ci.high, f"{name}_n": ci.n})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparable_metrics(results: Sequence[Result]) -> dict[str, bool]:
+    """Metric name -> higher is better, for every metric a paired comparison can use on these results."""
+    out = dict(SPEED_COST)
+    for name in _score_names(results):
+        info = score_info(name)
+        if info is not None and info.higher_is_better is not None:
+            out[name] = info.higher_is_better
+    return out
+
+
+def _per_item(results: Sequence[Result], model: str, metric: str) -> dict[str, float]:
+    """Each item's mean over its repeats (ok cells only)."""
+    acc: dict[str, list[float]] = {}
+    for r in results:
+        if r.model_ref != model or r.status != "ok" or r.item_id is None:
+            continue
+        value = r.scores.get(metric) if metric not in SPEED_COST else getattr(r, metric)
+        if value is not None:
+            acc.setdefault(r.item_id, []).append(float(value))
+    return {k: sum(v) / len(v) for k, v in acc.items()}
+
+
+def paired(results: Sequence[Result], model_a: str, model_b: str, metric: str, seed: int = 0) -> dict[str, Any]:
+    """Model A against B on the items both answered: mean difference (A − B) with a 95% CI, win/tie/loss rates."""
+    directions = comparable_metrics(results)
+    if metric not in directions:
+        raise ValueError(f"{metric!r} cannot be compared; use one of {', '.join(sorted(directions))}")
+    a, b = _per_item(results, model_a, metric), _per_item(results, model_b, metric)
+    common = sorted(set(a) & set(b))
+    pc = paired_comparison(
+        [a[i] for i in common], [b[i] for i in common], higher_is_better=directions[metric], seed=seed
+    )
+    return {
+        "metric": metric,
+        "model_a": model_a,
+        "model_b": model_b,
+        "higher_is_better": directions[metric],
+        "items": pc.n,
+        "mean_diff": pc.mean_diff.estimate,
+        "ci_low": pc.mean_diff.low,
+        "ci_high": pc.mean_diff.high,
+        "a_wins": pc.win_rate,
+        "ties": pc.tie_rate,
+        "b_wins": pc.loss_rate,
+    }
+
+
+def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The per-cell table as CSV (formula-safe, UTF-8 with BOM), JSONL or Parquet."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        safe = frame.map(neutralise)
+        safe.columns = [neutralise(str(c)) for c in safe.columns]  # metadata column names come from the input file
+        safe.to_csv(buf, index=False, lineterminator="\r\n")  # CRLF: cells holding a bare CR get quoted
+        return buf.getvalue().encode("utf-8-sig")
+    if fmt == "jsonl":
+        records = json.loads(frame.to_json(orient="records", force_ascii=False))
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        _uniform_types(frame).to_parquet(buf, index=False, engine="pyarrow")
+        return buf.getvalue()
+    raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+
+
+def _uniform_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet needs one type per column: a metadata column mixing numbers and text becomes text."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            kinds = {type(v) for v in out[col] if v is not None and not (isinstance(v, float) and pd.isna(v))}
+            if len(kinds) > 1:
+                out[col] = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in out[col]]
+    return out

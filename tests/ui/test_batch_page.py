@@ -1,0 +1,141 @@
+"""AppTest drives the Batch page with scripted models: paste a prompt set, estimate, start, results, stop, resume."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+MODELS = {
+    "models": {
+        "alpha": {
+            "provider": "scripted",
+            "model": "alpha",
+            "kind": "commercial",
+            "label": "Alpha",
+            "options": {"replies": [["France", "Paris"], ["2\\+2", "4"]], "usage": [12, 4]},
+            "rate_limit": {"requests_per_minute": 6000},
+        },
+        "beta": {
+            "provider": "scripted",
+            "model": "beta",
+            "kind": "commercial",
+            "label": "Beta",
+            "options": {"replies": [["France", "Lyon"], ["2\\+2", "4"]]},
+        },
+        "slow": {
+            "provider": "scripted",
+            "model": "slow",
+            "kind": "commercial",
+            "options": {"chunks": ["a", "b"], "chunk_delay": 0.3},
+        },
+    }
+}
+PRICING = {
+    "prices": {
+        "alpha": [{"as_of": "2024-01-01", "source": "https://example.test/pricing", "input": 1.0, "output": 2.0}]
+    }
+}
+CSV = "id,prompt,reference,topic\nq1,What is the capital of France?,Paris,geo\nq2,What is 2+2?,4,math\n"
+
+
+@pytest.fixture
+def page(start_app):
+    at = start_app(MODELS, PRICING, timeout=30)
+    at.switch_page("app_pages/batch.py").run()
+    assert not at.exception
+    return at
+
+
+def wait_until_done(at: AppTest, timeout: float = 30) -> AppTest:
+    from ui.batch_view import live_batches
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = live_batches().get(at.session_state["batch_id"])
+        if live is not None and live.done:
+            break
+        time.sleep(0.1)
+    return at.run()
+
+
+def table_with(at: AppTest, column: str):
+    """The first dataframe on the page that has this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def fill(at: AppTest, csv: str, models: list[str]) -> AppTest:
+    at.text_area(key="batch_paste").input(csv)
+    at.multiselect(key="batch_models").set_value(models)
+    return at.run()
+
+
+def test_first_render_explains_what_to_do(page):
+    assert any("press **Start**" in i.value for i in page.info)
+    assert page.button(key="batch_start").disabled
+
+
+def test_bad_input_is_a_message_naming_the_row(page):
+    at = fill(page, "prompt,id\nhello,1\n ,2\n", ["alpha"])
+    assert not at.exception
+    assert any("row 2: the prompt is empty" in e.value for e in at.error)
+    assert at.button(key="batch_start").disabled
+
+
+def test_run_shows_aggregates_paired_comparison_and_exports(page):
+    at = fill(page, CSV, ["alpha", "beta"])
+    assert any("Estimate: 4 calls" in e.label for e in at.expander)  # the pre-run estimate
+    at.number_input(key="batch_repeats").set_value(2).run()
+    at.button(key="batch_start").click().run()
+    at = wait_until_done(at)
+    assert not at.exception
+    assert any("Batch done" in s.value for s in at.success)
+    table = table_with(at, "ok / cells")
+    assert list(table["model"]) == ["alpha", "beta"] and list(table["ok / cells"]) == ["4/4", "4/4"]
+    assert table.loc[0, "exact_match [95% CI]"] == "1 [1, 1]"
+    assert table.loc[1, "exact_match [95% CI]"].startswith("0.5 [")
+    assert table.loc[0, "cost total"].startswith("$") and table.loc[1, "cost total"] == "unpriced"
+    text = "\n".join(m.value for m in at.markdown)
+    assert "alpha better on **50%**" in text  # France: Paris vs Lyon; 2+2: a tie
+    items = table_with(at, "cached")
+    assert set(items["model"]) == {"alpha", "beta"} and len(items) == 4  # 2 models × 2 repeats
+    assert {b.proto.label for b in at.get("download_button")} >= {"CSV", "JSONL", "PARQUET"}
+
+
+def test_budget_cap_refuses_before_start(page):
+    at = fill(page, CSV, ["alpha"])
+    at.text_input(key="batch_budget").input("0.0000001").run()
+    assert any("above the" in e.value and "cap" in e.value for e in at.error)
+    assert at.button(key="batch_start").disabled
+    at.text_input(key="batch_budget").input("").run()
+    assert not at.button(key="batch_start").disabled
+
+
+def test_stop_then_resume_runs_only_the_rest(page):
+    from bakeoff.batch_store import batch_results
+    from ui import state
+
+    csv = "prompt\n" + "".join(f"p{i}\n" for i in range(6))
+    at = fill(page, csv, ["slow"])
+    at.number_input(key="batch_concurrency").set_value(1).run()
+    at.button(key="batch_start").click().run()
+    from ui.batch_view import live_batches
+
+    live = live_batches().get(at.session_state["batch_id"])
+    deadline = time.monotonic() + 30
+    while live.snapshot().done < 1 and time.monotonic() < deadline:  # stop once a cell has landed
+        time.sleep(0.05)
+    at.button(key="batch_stop").click().run()
+    at = wait_until_done(at)
+    batch_id = at.session_state["batch_id"]
+    done_first = {r.cell_key for r in batch_results(state.store(), batch_id) if r.status == "ok"}
+    assert 1 <= len(done_first) < 6
+    at.selectbox(key="batch_resume_pick").set_value(batch_id).run()
+    at.button(key="batch_resume").click().run()
+    at = wait_until_done(at)
+    assert not at.exception
+    final = batch_results(state.store(), batch_id)
+    assert len(final) == 6 and all(r.status == "ok" for r in final)
+    items = table_with(at, "ok / cells")
+    assert list(items["ok / cells"]) == ["6/6"]
