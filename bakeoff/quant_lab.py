@@ -55,7 +55,7 @@ class Variant:
     ref: str  # what the runner takes: "smollm2-135m-instruct@bf16", "smollm2-135m-instruct-gguf"
     label: str  # "bf16 (transformers)", "Q4_1 GGUF (llama.cpp)"
     engine: str  # "transformers" | "llama.cpp"
-    precision: str  # fp32 | bf16 | 8bit | 4bit | gguf
+    precision: str  # fp32 | bf16 | 8bit | 4bit (NF4) | fp4 | gguf
 
 
 @dataclass(frozen=True)

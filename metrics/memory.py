@@ -22,7 +22,7 @@ BYTES_PER_PARAM: dict[str, float] = {"FP32": 4.0, "FP16/BF16": 2.0, "INT8": 1.0,
 CALC_PRECISIONS: tuple[str, ...] = tuple(BYTES_PER_PARAM)
 
 # The in-process engine's precision names (providers.base.PRECISIONS) -> calculator precision.
-ENGINE_PRECISION = {"fp32": "FP32", "bf16": "FP16/BF16", "8bit": "INT8", "4bit": "INT4"}
+ENGINE_PRECISION = {"fp32": "FP32", "bf16": "FP16/BF16", "8bit": "INT8", "4bit": "INT4", "fp4": "INT4"}
 
 # Bits per weight of GGUF tensor types: 8 x block bytes / block weights, from ggml's block layouts
 # (the same (block_size, type_size) pairs as gguf-py's GGML_QUANT_SIZES). A file "Q4_K_M" mixes

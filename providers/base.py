@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 Kind = Literal["commercial", "local"]
-Precision = Literal["fp32", "bf16", "8bit", "4bit"]
-PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16", "8bit", "4bit")
+Precision = Literal["fp32", "bf16", "8bit", "4bit", "fp4"]  # 4bit = bitsandbytes NF4, fp4 = bitsandbytes FP4
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16", "8bit", "4bit", "fp4")
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def test_options_disable_what_the_backend_cannot_do(catalog, monkeypatch):
 
     monkeypatch.setattr(transformers_local, "_precision_problem",
                         lambda p, cheap=False: "bitsandbytes is not installed: pip install bitsandbytes"
-                        if p in ("8bit", "4bit") else None)
+                        if p in ("8bit", "4bit", "fp4") else None)
     by_ref = {o.variant.ref: o for o in options(catalog, MODEL)}
     assert by_ref[f"{MODEL}@fp32"].problem is None
     assert "bitsandbytes" in by_ref[f"{MODEL}@4bit"].problem

@@ -179,12 +179,14 @@ def test_first_use_says_loading_before_sent(provider):
     assert provider.is_loaded(SMOL)
 
 
-def test_4bit_generates_with_a_smaller_footprint(provider, smol):
-    events = collect(provider, at(SMOL, "4bit"), GREEDY)
+@pytest.mark.parametrize("precision", ["4bit", "fp4"])
+def test_4bit_generates_with_a_smaller_footprint(provider, smol, precision):
+    """NF4 ("4bit") and FP4 ("fp4") both load through bitsandbytes and shrink the weights."""
+    events = collect(provider, at(SMOL, precision), GREEDY)
     assert text_of(events).strip()
     assert 0 < only(events, Meta).memory_bytes < smol.memory_bytes
-    assert only(events, Meta).extra["precision"] == "4bit"
-    provider.unload(at(SMOL, "4bit"))
+    assert only(events, Meta).extra["precision"] == precision
+    provider.unload(at(SMOL, precision))
 
 
 def test_seeded_sampling_is_reproducible(provider, smol):
@@ -328,11 +330,11 @@ def test_missing_package_or_folder_is_not_downloaded(provider):
 def test_precision_support_and_refusal(provider, monkeypatch):
     support = provider.precision_support(SMOL)
     assert set(support) == set(PRECISIONS)
-    assert support == {"fp32": None, "bf16": None, "8bit": None, "4bit": None}
+    assert support == {"fp32": None, "bf16": None, "8bit": None, "4bit": None, "fp4": None}
 
     monkeypatch.setattr(tl, "_bitsandbytes_problem", lambda: "bitsandbytes has no CPU backend")
     support = provider.precision_support(SMOL)
-    assert support["4bit"] == support["8bit"] == "bitsandbytes has no CPU backend"
+    assert support["4bit"] == support["fp4"] == support["8bit"] == "bitsandbytes has no CPU backend"
     assert support["fp32"] is None
     spec = at(SMOL, "8bit")
     provider.unload(spec)

@@ -16,6 +16,7 @@ from hf_lock import CPU_TURN
 from providers import llamacpp_local as lc
 from providers import registry
 from providers.base import (
+    PRECISIONS,
     Availability,
     ContextLength,
     Event,
@@ -94,7 +95,7 @@ def test_not_a_gguf_is_refused_clearly(tmp_path):
 def test_precision_on_a_gguf_is_refused():
     spec = ModelSpec(**{**SMOL.__dict__, "precision": "4bit"})
     support = LlamaCppProvider().precision_support(SMOL)
-    assert set(support) == {"fp32", "bf16", "8bit", "4bit"}
+    assert set(support) == set(PRECISIONS)
     assert all("own quantization" in reason for reason in support.values())
     if lc.installed():
         assert LlamaCppProvider().check(spec).state == "unsupported"
