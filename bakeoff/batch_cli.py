@@ -31,6 +31,18 @@ from bakeoff.store import Store
 from metrics.cost import format_usd
 
 
+def params_from_args(args: argparse.Namespace) -> Params:
+    """The sampling settings `run` and `batch` share, read from their common flags."""
+    return Params(
+        system=args.system,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        timeout_s=args.timeout,
+    )
+
+
 def _usd(text: str) -> Decimal:
     try:
         value = Decimal(text.lstrip("$"))
@@ -91,14 +103,7 @@ def _build(args: argparse.Namespace, store: Store) -> Batch:
     return Batch(
         items=load_items(args.file),
         model_refs=list(args.model),
-        params=Params(
-            system=args.system,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
-            timeout_s=args.timeout,
-        ),
+        params=params_from_args(args),
         repeats=args.repeats,
         concurrency=args.concurrency,
         budget_usd=args.budget,

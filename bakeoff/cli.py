@@ -28,7 +28,7 @@ from bakeoff.judging import (
     parse_criteria,
     parse_rate,
 )
-from bakeoff.records import Judgment, Params, Result, Run
+from bakeoff.records import Judgment, Result, Run
 from bakeoff.run import InvalidRun
 from bakeoff.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from bakeoff.store import Store, url_for_path
@@ -347,14 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reference=args.reference,
         assertions=assertions,
         source="cli",
-        params=Params(
-            system=args.system,
-            max_tokens=args.max_tokens,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
-            timeout_s=args.timeout,
-        ),
+        params=batch_cli.params_from_args(args),
     )
     try:
         results = run_blocking(run, catalog, _store(args))
