@@ -25,6 +25,25 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 pytestmark = pytest.mark.e2e
 
 
+def settle(page) -> None:
+    """Wait until Streamlit has finished the script run (its status widget disappears)."""
+    page.wait_for_timeout(500)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
+
+
+def wait_for_text(page, *texts: str, timeout: int = 60_000) -> str:
+    """Wait until the page shows every text, then return the body.
+
+    On a loaded machine the status widget can vanish before Streamlit starts the rerun, so a settled page is
+    not yet proof the new output is there; the output itself is.
+    """
+    from playwright.sync_api import expect
+
+    for text in texts:
+        expect(page.locator("body")).to_contain_text(text, timeout=timeout)
+    return page.inner_text("body")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

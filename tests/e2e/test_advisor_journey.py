@@ -9,28 +9,22 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, settle, wait_for_text
 
 pytestmark = pytest.mark.e2e
-
-
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run (its status widget disappears)."""
-    page.wait_for_timeout(500)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
 
 
 def test_advisor_shortlist_prefills_compare(page, app_url):
     page.goto(f"{app_url}/advisor")
     page.get_by_role("heading", name="Advisor").wait_for(timeout=60_000)
     page.get_by_text("Data must stay local (privacy)").click()
-    _settle(page)
+    settle(page)
     page.get_by_text("Only models ready to run here").click()
-    _settle(page)
+    settle(page)
     page.get_by_role("heading", name="Shortlist").wait_for(timeout=30_000)
-    body = page.inner_text("body")
-    assert "runs on your machine or your own server" in body and "ready to run here" in body
-    assert "Traceback" not in body
+    wait_for_text(page, "runs on your machine or your own server", "ready to run here")
+    settle(page)
+    assert "Traceback" not in page.inner_text("body")
     page.wait_for_timeout(1500)  # let the summary table paint its canvas
     page.screenshot(path=str(ARTIFACTS / "advisor.png"), full_page=True)
 
@@ -44,7 +38,7 @@ def test_advisor_shortlist_prefills_compare(page, app_url):
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "advisor-journey-failure.png"), full_page=True)
         raise
-    _settle(page)
+    settle(page)
     picker = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").first
     picker.wait_for(timeout=30_000)
     chosen = picker.inner_text()
@@ -52,7 +46,7 @@ def test_advisor_shortlist_prefills_compare(page, app_url):
         assert label in chosen, (label, chosen)
     assert any("bundled" in label for label in labels)  # ready here without keys or internet
     page.get_by_label("Prompt", exact=True).wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     assert "Traceback" not in page.inner_text("body")
     page.screenshot(path=str(ARTIFACTS / "advisor-to-compare.png"), full_page=True)
 
@@ -60,7 +54,7 @@ def test_advisor_shortlist_prefills_compare(page, app_url):
 def test_models_and_settings_pages_render(page, app_url):
     page.goto(f"{app_url}/models")
     page.get_by_role("heading", name="Models").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     assert "Traceback" not in page.inner_text("body")
@@ -68,8 +62,7 @@ def test_models_and_settings_pages_render(page, app_url):
 
     page.goto(f"{app_url}/settings")
     page.get_by_role("heading", name="Settings").wait_for(timeout=60_000)
-    _settle(page)
-    page.wait_for_timeout(1000)
-    body = page.inner_text("body")
-    assert "Traceback" not in body and "Local compute cost" in body and "Default parameters" in body
+    settle(page)
+    body = wait_for_text(page, "Local compute cost", "Default parameters")
+    assert "Traceback" not in body
     page.screenshot(path=str(ARTIFACTS / "settings.png"), full_page=True)

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, wait_for_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local]
 
@@ -22,9 +22,7 @@ def test_prompt_run_cards_export(page, app_url):
     page.get_by_role("heading", name="Comparison").wait_for(timeout=420_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
-    body = page.inner_text("body")
-    assert "smollm2-135m-instruct@fp32" in body and "gemma-3-270m@fp32" in body
-    assert "TTFT" in body and "tok/s" in body
+    body = wait_for_text(page, "smollm2-135m-instruct@fp32", "gemma-3-270m@fp32", "TTFT", "tok/s")
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)  # the comparison table
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # latency breakdown and tokens/s at least
     assert "Traceback" not in body

@@ -14,7 +14,7 @@ import yaml
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, settle, wait_for_text
 from tests.e2e.launch import streamlit_app
 from tests.fakes.server import FakeServer
 from tests.integration.wires import ANTHROPIC, COHERE, GEMINI, KEYS, MARKER, OPENAI
@@ -64,12 +64,6 @@ def fakes_app(tmp_path_factory):
         fake.stop()
 
 
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run (its status widget disappears)."""
-    page.wait_for_timeout(400)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
-
-
 def _pick(page, label: str) -> None:
     """Choose a model in the sidebar multiselect (retried: a script run landing mid-click closes the list)."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect'] input")
@@ -102,7 +96,7 @@ def test_journey_2_fan_out_with_one_failing_provider(page, fakes_app):
     page.goto(url)
     page.get_by_role("heading", name="Compare").wait_for(timeout=60_000)
     page.get_by_text("Type a prompt, pick models").wait_for(timeout=60_000)  # the first script run is over
-    _settle(page)
+    settle(page)
     for label in ("GPT-4o mini", "Claude Haiku 4.5", "Gemini 2.0 Flash", "Command A"):
         _pick(page, label)
     page.keyboard.press("Escape")
@@ -114,13 +108,12 @@ def test_journey_2_fan_out_with_one_failing_provider(page, fakes_app):
     assert "2 unpriced (claude-haiku-4.5, command-a)" in estimate
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("heading", name="Comparison").wait_for(timeout=90_000)
-    _settle(page)
+    settle(page)
     page.wait_for_timeout(1500)  # plotly draws after the script run
     page.screenshot(path=str(ARTIFACTS / "journey2-fanout.png"), full_page=True)
-    body = page.inner_text("body")
+    body = wait_for_text(page, "Rayleigh scattering makes the sky blue.", "Short wavelengths scatter more.",
+                         "Blue light scatters most.")
     assert "Traceback" not in body and MARKER not in body  # the echoed key is redacted
-    assert "Rayleigh scattering makes the sky blue." in body
-    assert "Short wavelengths scatter more." in body and "Blue light scatters most." in body
     failed = _card(page, "claude-haiku-4.5")
     assert "AuthError" in failed.inner_text() and "failed" in failed.inner_text()
     assert "done" in _card(page, "gpt-4o-mini").inner_text()
@@ -133,27 +126,26 @@ def test_journey_3_history_open_and_rerun(page, fakes_app):
     url, fake = fakes_app
     page.goto(f"{url}/history")
     page.get_by_role("heading", name="History").wait_for(timeout=60_000)
-    _settle(page)
-    body = page.inner_text("body")
-    assert "1 run matches" in body and "Why is the sky blue?" in body
+    settle(page)
+    wait_for_text(page, "1 run matches", "Why is the sky blue?")
     page.get_by_role("tab", name="Open a run").click()
     page.get_by_text("Rayleigh scattering makes the sky blue.").first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "journey3-history-open.png"), full_page=True)
     page.get_by_role("button", name="Re-run with the same settings").click()
     page.get_by_role("heading", name="Compare").wait_for(timeout=60_000)
     page.get_by_role("heading", name="Comparison").wait_for(timeout=90_000)
-    _settle(page)
+    settle(page)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "journey3-rerun.png"), full_page=True)
     assert page.get_by_label("Prompt", exact=True).input_value() == "Why is the sky blue?"
     tags = page.locator("[data-testid='stSidebar'] [data-tag]").all_inner_texts()
     assert len(tags) == 4
-    assert "Blue light scatters most." in page.inner_text("body")
+    wait_for_text(page, "Blue light scatters most.")
     assert all(w.requests(fake) == 2 for w in (OPENAI, ANTHROPIC, GEMINI, COHERE))
     page.goto(f"{url}/history")
     page.get_by_role("heading", name="History").wait_for(timeout=60_000)
-    _settle(page)
-    assert "2 runs match" in page.inner_text("body")
+    settle(page)
+    wait_for_text(page, "2 runs match")
     page.get_by_role("tab", name="Trends per model").click()
     page.locator(".js-plotly-plot >> visible=true").first.wait_for(timeout=30_000)  # the trend chart
     page.wait_for_timeout(1500)
