@@ -26,7 +26,7 @@ from bakeoff.records import ErrorInfo, Params, Result, Run
 from metrics import cost as cost_metrics
 from metrics import latency
 from metrics.tokens import estimate_tokens
-from providers import registry
+from providers import registry, wire_clock
 from providers.base import (
     Availability,
     BadRequest,
@@ -190,22 +190,40 @@ def _error_info(exc: BaseException, spec: ModelSpec) -> ErrorInfo:
 
 
 async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPolicy, notify: OnUpdate) -> None:
-    """One call: consume the provider's events, stamping each on arrival."""
+    """One call: consume the provider's events, stamping each on arrival.
+
+    Over HTTP the stamps come from the wire (providers/wire_clock.py): sent = the request fully
+    written, a text = the network read that brought it. The SDK's request build and connection
+    setup count as queue time and its decoding as nobody's, never as the model's TTFT.
+    """
     provider = registry.get(spec.provider)
     stream = provider.stream(spec, req)
     loop = asyncio.get_running_loop()
-    try:
-        # One timer per attempt, rescheduled at Sent. Not wait_for() per event: on Python 3.11 that
-        # wraps every event in a new Task, an extra loop pass before each stamp (bench/timing_truth.py).
-        async with asyncio.timeout(policy.prepare_timeout_s) as timer:
-            async for event in stream:
-                now = time.perf_counter_ns()
-                _apply(event, now, res, req, timer, loop)
-                notify(res)
-    except TimeoutError:
-        raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.") from None
-    finally:
-        await stream.aclose()
+    with wire_clock.watching() as wire:
+        try:
+            # One timer per attempt, rescheduled at Sent. Not wait_for() per event: on Python 3.11 that
+            # wraps every event in a new Task, an extra loop pass before each stamp (bench/timing_truth.py).
+            async with asyncio.timeout(policy.prepare_timeout_s) as timer:
+                async for event in stream:
+                    now = time.perf_counter_ns()
+                    _to_wire(res, wire)
+                    if isinstance(event, Sent):
+                        wire.arm()
+                    elif isinstance(event, TextDelta):
+                        now = wire.arrival(now)
+                    _apply(event, now, res, req, timer, loop)
+                    notify(res)
+        except TimeoutError:
+            raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.") from None
+        finally:
+            _to_wire(res, wire)
+            await stream.aclose()
+
+
+def _to_wire(res: Result, wire: wire_clock.WireStamp) -> None:
+    """Move the sent stamp to when the request was written, once they have (never earlier than Sent)."""
+    if wire.written_ns is not None and res.sent_ns is not None and wire.written_ns > res.sent_ns:
+        res.sent_ns = wire.written_ns
 
 
 def _apply(

@@ -41,7 +41,7 @@ from bakeoff.config import Catalog, CatalogEntry
 from bakeoff.engine import prepare
 from bakeoff.records import Params, Run
 from bakeoff.run import RetryPolicy, fan_out
-from providers import registry
+from providers import registry, wire_clock
 from providers.base import ModelSpec, Request, Sent, TextDelta
 from tests.fakes import ollama_wire
 from tests.integration.wires import KEYS, WIRES, Wire, paced
@@ -82,7 +82,7 @@ class Errors:
         if s.server is not None and len(s.server.writes_ns) > n:
             w = s.server.writes_ns  # [headers, frame0, ..., frame n-1]
             self.pre.append((s.server.arrived_ns - s.sent) / NS)
-            if s.transport is not None:
+            if s.transport is not None and s.transport >= s.sent:  # sent was stamped before the SDK's build
                 self.build.append((s.transport - s.sent) / NS)
                 self.wire.append((s.server.arrived_ns - s.transport) / NS)
             self.late_first.append((w[1] - s.server.arrived_ns) / NS - d1)
@@ -143,14 +143,16 @@ def via_provider(spec: ModelSpec) -> Sample:
 
     async def go() -> Sample:
         sent = first = last = 0
-        async for event in registry.get(spec.provider).stream(spec, Request(prompt="Say hi", max_tokens=64)):
-            t = time.perf_counter_ns()
-            if isinstance(event, Sent):
-                sent = t
-            elif isinstance(event, TextDelta) and event.text:
-                first = first or t
-                last = t
-        return Sample(sent, first, last, None)
+        with wire_clock.watching() as wire:  # as the runner does: sent = the request written
+            async for event in registry.get(spec.provider).stream(spec, Request(prompt="Say hi", max_tokens=64)):
+                t = time.perf_counter_ns()
+                if isinstance(event, Sent):
+                    sent = t
+                    wire.arm()
+                elif isinstance(event, TextDelta) and event.text:
+                    first = first or wire.arrival(t)
+                    last = wire.arrival(t)
+        return Sample(max(sent, wire.written_ns or 0), first, last, None)
 
     return asyncio.run(go())
 

@@ -58,10 +58,12 @@ def output_tokens_per_s(e2e: float | None, output_tokens: int | None) -> float |
 
 
 HELP = {
-    "ttft_s": "Time to first token: first non-empty text chunk minus the moment the request was sent "
-    "(client built and local weights loaded beforehand, so setup is not billed to the model).",
-    "e2e_s": "Total time: last text token minus the moment the request was sent.",
+    "ttft_s": "Time to first token: when the bytes of the first non-empty text arrived minus when the request "
+    "was sent (over HTTP: fully written to the socket, so connecting and the SDK's own work are not billed "
+    "to the model; local models: weights loaded beforehand).",
+    "e2e_s": "Total time: when the last text arrived minus when the request was sent.",
     "tpot_s": "Time per output token after the first: (total - TTFT) / (output tokens - 1).",
     "output_tokens_per_s": "Output tokens / total time (vLLM's definition).",
-    "queue_s": "Waiting before the request went out: loading weights, waiting for a busy local model, retries.",
+    "queue_s": "Waiting before the request went out: loading weights, waiting for a busy local model or a rate "
+    "limit, the SDK building the request and opening the connection (DNS, TCP, TLS), retries.",
 }

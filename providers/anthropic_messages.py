@@ -34,6 +34,7 @@ from anthropic._base_client import get_platform
 from anthropic._constants import ANTHROPIC_API_VERSION
 
 from providers import _http_errors as errs
+from providers import wire_clock
 from providers._support import (
     HTTPX2_STACK,
     Closer,
@@ -113,7 +114,9 @@ class AnthropicProvider:
     async def _client(self, base_url: str, key: str | None, token: str | None) -> AsyncAnthropic:
         def build() -> tuple[AsyncAnthropic, Closer]:
             # No redirects: a 307 to another host would carry the key and the prompt there.
-            http = anthropic.DefaultAsyncHttpxClient(verify=ssl_context(), follow_redirects=False)
+            http = anthropic.DefaultAsyncHttpxClient(
+                verify=ssl_context(), follow_redirects=False, event_hooks=wire_clock.event_hooks()
+            )
             client = AsyncAnthropic(
                 api_key=key,
                 auth_token=token,

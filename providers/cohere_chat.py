@@ -23,6 +23,7 @@ from cohere.core.api_error import ApiError
 from cohere.core.http_sse._exceptions import SSEError
 
 from providers import _http_errors as errs
+from providers import wire_clock
 from providers._support import (
     HTTPX_STACK,
     Closer,
@@ -77,6 +78,7 @@ class CohereProvider:
                 timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
                 follow_redirects=False,  # a redirect could carry the key and the prompt to another host
                 verify=ssl_context(),
+                event_hooks=wire_clock.event_hooks(),
             )
             client = cohere.AsyncClientV2(
                 api_key=key,

@@ -33,6 +33,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from providers import _http_errors as errs
+from providers import wire_clock
 from providers._support import (
     HTTPX2_STACK,
     Closer,
@@ -104,6 +105,7 @@ class GeminiProvider:
                     "verify": ssl_context(),
                     "ssl": ssl_context(),
                     "transport": httpx2.AsyncHTTPTransport(verify=ssl_context()),
+                    "event_hooks": wire_clock.event_hooks(),
                 },
             )
             client = genai.Client(vertexai=False, api_key=key, http_options=options)

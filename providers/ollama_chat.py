@@ -24,6 +24,7 @@ import ollama
 import pydantic
 
 from providers import _http_errors as errs
+from providers import wire_clock
 from providers._support import (
     HTTPX_STACK,
     PROBE_TIMEOUT_S,
@@ -104,6 +105,7 @@ class OllamaProvider:
                 timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
                 verify=ssl_context(),
                 follow_redirects=False,  # a redirect could carry the prompt (and a key) to another host
+                event_hooks=wire_clock.event_hooks(),
             )
             # The SDK adds OLLAMA_API_KEY to every host; send only the key paired with this one.
             client._client.headers.pop("authorization", None)

@@ -33,6 +33,7 @@ from openai import AsyncOpenAI
 from openai._base_client import get_platform
 
 from providers import _http_errors as errs
+from providers import wire_clock
 from providers._support import (
     HTTPX2_STACK,
     PROBE_TIMEOUT_S,
@@ -109,7 +110,9 @@ class OpenAIChatProvider:
     async def _client(self, base_url: str, key: str) -> AsyncOpenAI:
         def build() -> tuple[AsyncOpenAI, Closer]:
             # No redirects: a 307 to another host would carry the key and the prompt there.
-            http = openai.DefaultAsyncHttpxClient(verify=ssl_context(), follow_redirects=False)
+            http = openai.DefaultAsyncHttpxClient(
+                verify=ssl_context(), follow_redirects=False, event_hooks=wire_clock.event_hooks()
+            )
             client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
             _ = client.chat.completions  # lazy resource imports happen now, not after Sent
             warm_stainless(client, get_platform)

@@ -1,16 +1,19 @@
 """Timing truth: the runner's TTFT and E2E match what the fake server was scripted to do.
 
 Each fake stream is regrouped so its first text leaves FIRST_S after the response headers and
-each later text BETWEEN_S after the previous one. The runner stamps "sent" right before the
-request goes out, so its figures can only be *later* than the script, by the cost of a localhost
-round trip and the SDK's parsing. Asserted on the median of a handful of fresh requests (each on
+each later text BETWEEN_S after the previous one. The runner stamps "sent" when the HTTP stack
+has written the request and each text when the network read that carried it returned
+(providers/wire_clock.py), so its figures can only be *later* than the script, by a localhost
+round trip and the event loop's turn. Asserted on the median of a handful of fresh requests (each on
 its own event loop and connection, as a real comparison is) so one hiccup on a busy 2-core box
 does not fail the test; the actual errors are printed (`pytest -s`).
 """
 
 from __future__ import annotations
 
+import socket
 import statistics
+import time
 
 import pytest
 
@@ -54,3 +57,31 @@ def test_ttft_and_e2e_match_the_scripted_delays(fake: FakeServer, keys: dict, wi
     assert statistics.median(abs(e) for e in ttft_err) < TOLERANCE_S
     assert statistics.median(abs(e) for e in e2e_err) < TOLERANCE_S
     assert statistics.median(abs(e) for e in tpot_err) < TOLERANCE_S / 2
+
+
+SLOW_DNS_S = 0.25
+
+
+@pytest.mark.parametrize("wire", list(WIRES.values()), ids=list(WIRES))
+def test_connection_setup_is_queue_time_not_the_models_ttft(
+    fake: FakeServer, keys: dict, wire: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each SDK's client carries the wire hooks: a slow name lookup shows as queue, TTFT stays scripted."""
+    wire.serve(fake, paced(wire.ok(TEXTS, 9, len(TEXTS)), TEXTS, FIRST_S, BETWEEN_S))
+    cat = catalog({"m": (wire, fake)})
+    entry = cat.entries["m"]
+    cat.entries["m"] = entry.model_copy(update={"base_url": entry.base_url.replace("127.0.0.1", "localhost")})
+    run_models(cat, ["m"])  # the SDK's lazy setup, before the lookup is slowed
+
+    real = socket.getaddrinfo
+
+    def slow_lookup(host, *args, **kwargs):
+        if host in ("localhost", b"localhost"):  # anyio passes the IDNA-encoded name
+            time.sleep(SLOW_DNS_S)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    _, (r,) = run_models(cat, ["m"])  # a fresh event loop: a new connection, so a new lookup
+    assert r.status == "ok" and r.output == "".join(TEXTS), r.error
+    assert r.queue_s >= SLOW_DNS_S * 0.9
+    assert -EARLY_S <= r.ttft_s - FIRST_S < TOLERANCE_S, r.ttft_s

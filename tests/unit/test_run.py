@@ -98,9 +98,16 @@ def test_never_replays_after_first_token(scripted):
 def test_cancel_stops_in_flight_and_keeps_finished(scripted):
     cat = scripted_catalog(quick={"chunks": ["done"]}, slow={"chunks": ["a", "b"], "chunk_delay": 10})
     cancel = threading.Event()
-    threading.Timer(0.4, cancel.set).start()
+    run = Run(prompt="Say hi", model_refs=["quick", "slow"], params=Params(max_tokens=50))
+
+    def cancel_once_slow_has_begun(res) -> None:  # not a timer: a loaded machine may start late
+        if res.model_ref == "slow" and res.output == "a":
+            threading.Timer(0.05, cancel.set).start()
+
     t0 = time.perf_counter()
-    _, (quick, slow) = go(cat, ["quick", "slow"], cancel=cancel)
+    quick, slow = asyncio.run(
+        fan_out(run, prepare(run, cat), cat, cancel=cancel, policy=FAST, on_update=cancel_once_slow_has_begun)
+    )
     assert time.perf_counter() - t0 < 5
     assert quick.status == "ok"
     assert slow.status == "cancelled" and slow.output == "a" and slow.error.cls == "Cancelled"
