@@ -82,7 +82,7 @@ class InvalidRun(ValueError):
 MAX_PROMPT_CHARS = 4_000_000  # prompt + system: ~1M tokens, the largest context windows offered
 MAX_TOKENS_CAP = 1_000_000  # no model writes more; each model's own limit is checked in _preflight
 MAX_TIMEOUT_S = 3600.0
-MAX_CONCURRENT_CALLS = 8  # model calls in flight at once per run (a session runs one run at a time)
+MAX_CONCURRENT_CALLS = 32  # model calls in flight at once per run (a session runs one run at a time)
 
 
 def limit(name: str, default: float) -> float:
