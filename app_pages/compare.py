@@ -19,7 +19,6 @@ from ui.sidebar import blind_toggle, generation_settings, model_picker
 cat = effective_catalog(state.catalog())  # with this session's hardware $/hour, if set on Settings
 runs = state.live_runs()
 store = state.store()
-state.warm_embedder()  # load the sentence embedder in the background now, not during the first scoring
 for problem in cat.problems:
     st.warning(f"Config problem, entry skipped — {problem}")
 if skipped := apply_prefill(st.session_state, cat):  # settings handed over by History or the Advisor
@@ -159,3 +158,8 @@ if run_id:
 else:
     st.info("Type a prompt, pick models in the sidebar, and press **Run**. The bundled local models need no "
             "keys and no internet; add API keys (see README) to compare commercial models.")
+
+# Load the sentence embedder in the background now, not during the first scoring. Started last, once this
+# run's own imports are done: torch imported on one thread while another imports numpy's lazy submodules
+# failed half-way (torch._native op registration), and a failed load is remembered for the session.
+state.warm_embedder()

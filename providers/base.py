@@ -238,9 +238,13 @@ class CountsTokens(Protocol):
 
 @runtime_checkable
 class HasPrecisions(Protocol):
-    """Optional (local providers): which precisions can run here; None = yes, else the reason."""
+    """Optional (local providers): which precisions can run here; None = yes, else the reason.
 
-    def precision_support(self, spec: ModelSpec) -> Mapping[Precision, str | None]: ...
+    probe=False answers from what is installed, without importing anything heavy (a page render);
+    loading always probes, so a broken install still fails with its reason before any work.
+    """
+
+    def precision_support(self, spec: ModelSpec, *, probe: bool = True) -> Mapping[Precision, str | None]: ...
 
 
 # ---- secrets ------------------------------------------------------------------------------

@@ -138,7 +138,7 @@ class LlamaCppProvider:
             return Availability("ready", f"{path.name}: assembled from its package on first use")
         return Availability("ready", str(path))
 
-    def precision_support(self, spec: ModelSpec) -> Mapping[Precision, str | None]:
+    def precision_support(self, spec: ModelSpec, *, probe: bool = True) -> Mapping[Precision, str | None]:
         return {p: precision_reason() for p in PRECISIONS}
 
     def load(self, spec: ModelSpec) -> LoadedGGUF:

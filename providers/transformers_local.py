@@ -121,9 +121,10 @@ class TransformersProvider:
             return Availability("ready", f"{weights.label}: {weights.folder}")
         return Availability("ready", f"{weights.label}: the first load converts the GGUF once (20-60 s)")
 
-    def precision_support(self, spec: ModelSpec) -> Mapping[Precision, str | None]:
-        """{precision: None if it can run here, else why not}. May import bitsandbytes (seconds, once)."""
-        return {p: _precision_problem(p) for p in PRECISIONS}
+    def precision_support(self, spec: ModelSpec, *, probe: bool = True) -> Mapping[Precision, str | None]:
+        """{precision: None if it can run here, else why not}. probe=True may import bitsandbytes
+        (6 s here, once); probe=False only checks it is installed, unless it is imported already."""
+        return {p: _precision_problem(p, cheap=not probe) for p in PRECISIONS}
 
     # ---- loading ------------------------------------------------------------------------------
 

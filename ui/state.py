@@ -54,9 +54,13 @@ def availability(model_id: str) -> Availability:
 
 @st.cache_data(ttl=300, show_spinner=False)
 def precision_support(model_id: str) -> dict[str, str | None]:
-    """Which precisions can run here for a local model: None = yes, else why not."""
+    """Which precisions can run here for a local model: None = yes, else why not.
+
+    From what is installed, not by importing bitsandbytes: that import took 6 s of the Compare page's
+    first render (bench/dashboard_responsiveness.py). A broken install still fails at load, with its reason.
+    """
     spec = resolve(catalog(), model_id)
     provider = registry.get(spec.provider)
     if isinstance(provider, HasPrecisions):
-        return dict(provider.precision_support(spec))
+        return dict(provider.precision_support(spec, probe=False))
     return {p: None for p in spec.precisions}

@@ -8,6 +8,8 @@ that a missing model fails fast instead of hanging on the network.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -343,6 +345,19 @@ def test_precision_support_and_refusal(provider, monkeypatch):
         collect(provider, spec, Request(prompt="hi"))
     with pytest.raises(Unsupported):
         provider.load(spec)
+
+
+def test_precision_support_without_probe_imports_nothing_heavy():
+    """The Compare sidebar asks on every render: importing bitsandbytes there cost 6 s of the first one."""
+    code = (
+        "import sys; from providers.transformers_local import TransformersProvider as P; "
+        "from tests.local.test_transformers_local import SMOL; "
+        "s = P().precision_support(SMOL, probe=False); "
+        "print(sorted(k for k, v in s.items() if v is None), 'bitsandbytes' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split("\n")[-2]
+    assert out == "['4bit', '8bit', 'bf16', 'fp32', 'fp4'] False False", out
 
 
 def test_request_limits_are_checked_before_generating(provider, smol):
