@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,9 +22,6 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
-
-lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # Not part of `make test`: timings need a quiet machine. Each script prints markdown; see BENCHMARKS.md.
 bench: setup
