@@ -9,17 +9,17 @@ text D2 after the previous one, one text per write. The real SDK, driven by Bake
 reports TTFT and E2E; the error is measured minus scripted.
 
 What "truth" is: the scripted delays, counted from the moment the server has read the request.
-Everything between Bakeoff's "sent" stamp and that moment (building the HTTP request inside the
-SDK, opening the TCP connection, the server parsing the request) is real latency a user would
-see from a real API, but it is *not* the model's: on localhost it should be a fraction of a
-millisecond, and the goal (median <= 2 ms, p99 <= 5 ms) says Bakeoff adds nothing measurable.
+Bakeoff stamps on the wire (providers/wire_clock.py): "sent" when the HTTP stack has written the
+request headers, a text when the network read that carried it returned; the SDK's request build,
+the connection and the SDK's decoding are not the model's. The goal (median <= 2 ms, p99 <= 5 ms)
+says Bakeoff adds nothing measurable.
 
 To say where the error comes from, the server (in its own process, see bench/_harness.py)
 stamps when it read the request and when it wrote each frame, on the same monotonic clock as
 Bakeoff's stamps, so every error splits into
-    pre   = server read the request - Bakeoff's "sent"     (SDK request build, connect, upload)
+    pre   = server read the request - Bakeoff's "sent"     (upload, the server's accept)
     late  = server wrote frame - (read + scripted delay)   (the fake's own oversleep)
-    post  = Bakeoff stamped the text - server wrote it     (kernel, SDK parsing, the runner)
+    post  = Bakeoff stamped the text - server wrote it     (kernel, the event loop's turn)
 Three clients read the same streams: a raw asyncio socket (the floor on this machine), the
 provider's stream() driven directly (SDK + provider glue), and the runner (what Bakeoff reports).
 """
@@ -237,7 +237,7 @@ def row(label: str, e: Errors) -> str:
 
 HEADER = (
     "| wire, client | requests | TTFT median abs err ms | TTFT p99 | E2E median | E2E p99 | "
-    "TTFT split (median ms): pre (SDK build + connect/upload) / server late / post | last text: server late / post |\n"
+    "TTFT split (median ms): pre / server late / post | last text: server late / post |\n"
     "|---|---:|---:|---:|---:|---:|---|---|"
 )
 
