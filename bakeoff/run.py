@@ -206,7 +206,7 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
             async with asyncio.timeout(policy.prepare_timeout_s) as timer:
                 async for event in stream:
                     now = time.perf_counter_ns()
-                    _to_wire(res, wire)
+                    res.sent_ns = wire.sent(res.sent_ns)
                     if isinstance(event, Sent):
                         wire.arm()
                     elif isinstance(event, TextDelta):
@@ -216,14 +216,8 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
         except TimeoutError:
             raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.") from None
         finally:
-            _to_wire(res, wire)
+            res.sent_ns = wire.sent(res.sent_ns)
             await stream.aclose()
-
-
-def _to_wire(res: Result, wire: wire_clock.WireStamp) -> None:
-    """Move the sent stamp to when the request was written, once they have (never earlier than Sent)."""
-    if wire.written_ns is not None and res.sent_ns is not None and wire.written_ns > res.sent_ns:
-        res.sent_ns = wire.written_ns
 
 
 def _apply(

@@ -152,7 +152,7 @@ def via_provider(spec: ModelSpec) -> Sample:
                 elif isinstance(event, TextDelta) and event.text:
                     first = first or wire.arrival(t)
                     last = wire.arrival(t)
-        return Sample(max(sent, wire.written_ns or 0), first, last, None)
+        return Sample(wire.sent(sent), first, last, None)
 
     return asyncio.run(go())
 

@@ -41,6 +41,12 @@ class WireStamp:
         self.written_ns = self.read_ns = None
         self.armed = True
 
+    def sent(self, sent_ns: int | None) -> int | None:
+        """The sent stamp to keep: when the request was written, once it has been, never before Sent."""
+        if self.written_ns is not None and sent_ns is not None and self.written_ns > sent_ns:
+            return self.written_ns
+        return sent_ns
+
     def arrival(self, now: int) -> int:
         """When the bytes of a text just yielded reached Bakeoff: the latest read, else `now`."""
         return self.read_ns if self.read_ns is not None and self.read_ns <= now else now

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.launch import PROVIDER_ENV
+from tests.e2e.launch import streamlit_app
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -44,44 +39,12 @@ def wait_for_text(page, *texts: str, timeout: int = 60_000) -> str:
     return page.inner_text("body")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url():
-    port = _free_port()
+    """A first launch: no provider keys or base URLs from the developer's shell (tests/e2e/launch.py lists them)."""
     db = Path(tempfile.mkdtemp()) / "e2e.db"
-    # a first launch: no provider keys or base URLs from the developer's shell (tests/e2e/launch.py lists them)
-    env = {**{k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}, "BAKEOFF_DB": str(db)}
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit-e2e.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start; see artifacts/streamlit-e2e.log")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:  # on a loaded machine streamlit (torch, SDKs loaded) can take longer to stop
-        proc.kill()
-        proc.wait(10)
-    log.close()
+    with streamlit_app({"BAKEOFF_DB": str(db)}, ARTIFACTS / "streamlit-e2e.log") as url:
+        yield url
 
 
 # Module scope: sync Playwright keeps an event loop running on the main thread while open, which would

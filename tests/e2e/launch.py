@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from tests.providers.conftest import PROVIDER_ENV as SDK_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
-# Variables that would point the app at real services or real keys: never inherited by a test app.
-PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "GEMINI_API_KEY",
-                "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "CO_API_KEY", "CO_API_URL", "OLLAMA_HOST", "DATABASE_URL")
+# Variables that would point the app at real services, real keys or a real database: never inherited by a test app.
+PROVIDER_ENV = (*SDK_ENV, "DATABASE_URL")
 
 
 def free_port() -> int:
@@ -25,7 +26,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_app(env: Mapping[str, str], log_path: Path, timeout: float = 60) -> Iterator[str]:
+def streamlit_app(
+    env: Mapping[str, str], log_path: Path, timeout: float = 60, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
     """The app's URL while it runs with os.environ minus PROVIDER_ENV plus `env`; stopped on exit."""
     port = free_port()
     full = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV} | dict(env)
@@ -34,7 +37,7 @@ def streamlit_app(env: Mapping[str, str], log_path: Path, timeout: float = 60) -
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
+             "--server.fileWatcherType", "none", *extra_args],
             cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -52,6 +55,6 @@ def streamlit_app(env: Mapping[str, str], log_path: Path, timeout: float = 60) -
         finally:
             proc.terminate()
             try:
-                proc.wait(10)
+                proc.wait(30)  # on a loaded machine streamlit (torch, SDKs loaded) can take a while to stop
             except subprocess.TimeoutExpired:
                 proc.kill()

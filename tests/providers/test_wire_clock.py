@@ -85,3 +85,10 @@ def test_arm_forgets_requests_before_sent() -> None:
     stamp = wire_clock.WireStamp(written_ns=5, read_ns=7)
     stamp.arm()
     assert stamp.written_ns is None and stamp.arrival(100) == 100
+
+
+def test_sent_moves_to_the_write_never_before_sent() -> None:
+    stamp = wire_clock.WireStamp()
+    assert stamp.sent(10) == 10  # nothing written yet (a local model, or before the request)
+    stamp.written_ns = 15
+    assert stamp.sent(10) == 15 and stamp.sent(20) == 20 and stamp.sent(None) is None

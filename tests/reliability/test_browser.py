@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,6 +26,7 @@ from bakeoff.records import Params, Run
 from bakeoff.run import RetryPolicy
 from bakeoff.store import Store
 from tests.e2e.conftest import ARTIFACTS, browser  # noqa: F401  (the module-scoped Chromium fixture)
+from tests.e2e.launch import streamlit_app
 from tests.fakes.server import FakeServer
 from tests.integration.wires import MARKER, WIRES
 from tests.providers.conftest import PROVIDER_ENV
@@ -60,12 +57,6 @@ HOSTILE = (
     ":red[colored] :material/warning: $\\LaTeX$ \u0000nul\n"
 )
 HOSTILE_ERROR = f"![track](http://tracker.example.com/err.png) <img src=x onerror=alert('{XSS}-err')> bad request"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def registered_pages() -> list[tuple[str, str]]:
@@ -114,38 +105,11 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             yaml.safe_dump({"models": {k: e.model_dump(exclude_defaults=True) for k, e in entries.items()}})
         )
         (tmp / "pricing.yaml").write_text("prices: {}\n")
-        env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
-        env.update(CANARIES)
-        env.update(BAKEOFF_DB=str(db), BAKEOFF_MODELS=str(tmp / "models.yaml"))
-        env["BAKEOFF_PRICING"] = str(tmp / "pricing.yaml")
-        port = _free_port()
+        env = {**CANARIES, "BAKEOFF_DB": str(db), "BAKEOFF_MODELS": str(tmp / "models.yaml"),
+               "BAKEOFF_PRICING": str(tmp / "pricing.yaml")}
         log_path = tmp / "streamlit.log"
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                 "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                 "--server.fileWatcherType", "none", "--logger.level", "debug"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 90
-                while time.monotonic() < deadline:
-                    try:
-                        if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                            break
-                    except OSError:
-                        time.sleep(0.3)
-                else:
-                    pytest.fail(f"streamlit did not start; see {log_path}")
-                yield {"url": url, "log": log_path, "db": db, "run_id": run.run_id}
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+        with streamlit_app(env, log_path, timeout=90, extra_args=("--logger.level", "debug")) as url:
+            yield {"url": url, "log": log_path, "db": db, "run_id": run.run_id}
     finally:
         for server in fakes.values():
             server.stop()
