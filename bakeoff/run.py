@@ -215,8 +215,7 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
                     notify(res)
         except TimeoutError:
             raise Timeout(f"{spec.display_id} did not finish within {req.timeout_s:g} s.") from None
-        finally:
-            res.sent_ns = wire.sent(res.sent_ns)
+        finally:  # an attempt that ends with no event after Sent keeps Sent: its duration includes the setup
             await stream.aclose()
 
 
