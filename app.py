@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from bakeoff.env import load_env
+from bakeoff.catalog.env import load_env
 from ui.streamlit_secrets import load_streamlit_secrets
 
 load_streamlit_secrets()  # keys from .streamlit/secrets.toml; the real environment wins, then secrets, then .env

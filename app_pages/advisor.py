@@ -3,7 +3,7 @@
 import streamlit as st
 
 from bakeoff.advisor import Needs, advise
-from bakeoff.catalog_view import task_vocabulary
+from bakeoff.catalog.view import task_vocabulary
 from ui import state
 from ui.advisor_view import compare_these, render_advice
 from ui.local_compute import effective_catalog

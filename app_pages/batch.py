@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from bakeoff.batch import Batch, BatchRefused
-from bakeoff.batch_store import batch_results, get_batch, list_batches
+from bakeoff.batch.runner import Batch, BatchRefused
+from bakeoff.batch.store import batch_results, get_batch, list_batches
 from ui import state
 from ui.batch_view import (
     live_batches,

@@ -5,8 +5,8 @@ import datetime as dt
 import streamlit as st
 
 from bakeoff.records import Run
-from bakeoff.run import InvalidRun
-from bakeoff.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
+from bakeoff.runner.fan_out import InvalidRun
+from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from ui import state, votes
 from ui.cards import render_cards
 from ui.estimate_view import budget_setting, estimate, md_dollars, render_estimate

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from bakeoff import history_query as hq
+from bakeoff.store import history_query as hq
 from ui import history_view as view
 from ui import state
 

@@ -4,8 +4,8 @@ import datetime as dt
 
 import streamlit as st
 
-from bakeoff.catalog_view import KIND_HELP, KINDS, SIZE_CATEGORIES, SIZE_HELP, catalog_frame, filter_frame
-from bakeoff.config import catalog_paths
+from bakeoff.catalog.config import catalog_paths
+from bakeoff.catalog.view import KIND_HELP, KINDS, SIZE_CATEGORIES, SIZE_HELP, catalog_frame, filter_frame
 from ui import state
 from ui.models_table import measured_or_warn, render_models_table
 from ui.settings_view import safe_db_url

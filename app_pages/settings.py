@@ -5,8 +5,8 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from bakeoff.config import catalog_paths
-from bakeoff.provider_settings import model_override_rows, provider_rows, var_status
+from bakeoff.catalog.config import catalog_paths
+from bakeoff.catalog.provider_settings import model_override_rows, provider_rows, var_status
 from bakeoff.records import Params
 from ui import settings_view, state
 from ui.local_compute import effective_catalog

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.model_stats import Key, MeasuredStats, stats_for_entry
+from bakeoff.catalog.config import Catalog, CatalogEntry
+from bakeoff.store.model_stats import Key, MeasuredStats, stats_for_entry
 
 BudgetKind = Literal["none", "per_million", "monthly"]
 IN_PROCESS = {"transformers", "llamacpp"}  # providers that run inside this process, from weights on disk

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bakeoff import batch_cli, export, prices_import
-from bakeoff.config import Catalog, catalog_paths, load_catalog, resolve
-from bakeoff.engine import run_blocking
-from bakeoff.env import load_env
+from bakeoff.batch import cli as batch_cli
+from bakeoff.catalog import prices_import
+from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
+from bakeoff.catalog.env import load_env
 from bakeoff.judging import (
     MODES,
     InvalidJudging,
@@ -29,9 +29,11 @@ from bakeoff.judging import (
     parse_rate,
 )
 from bakeoff.records import Judgment, Result, Run
-from bakeoff.run import InvalidRun
-from bakeoff.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
-from bakeoff.store import Store, url_for_path
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import InvalidRun
+from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
+from bakeoff.store import export
+from bakeoff.store.store import Store, url_for_path
 from metrics.assertions import Assertion
 from metrics.cost import format_usd
 from metrics.judge import DEFAULT_CRITERIA, JUDGE_MAX_TOKENS

@@ -1,7 +1,7 @@
 """LLM-as-judge through the runner: any catalog model grades a run's answers, and every verdict is stored.
 
 Prompts and parsing are metrics.judge's (injection-hardened, strict JSON, last object wins); this module
-sends them through bakeoff.run.fan_out, so judge calls get the same timing, retries, timeouts, cost and
+sends them through bakeoff.runner.fan_out.fan_out, so judge calls get the same timing, retries, timeouts, cost and
 error handling as the answers they grade, and turns each reply into a `Judgment` row:
   * rubric: one call per answer, a 1-10 score and a rationale;
   * pairwise: for every pair of answers, two calls, each answer shown first once; metrics.judge combines
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bakeoff.config import Catalog, UnknownModel, resolve
+from bakeoff.catalog.config import Catalog, UnknownModel, resolve
 from bakeoff.records import JudgeMode, Judgment, Params, Result, Run, new_id
-from bakeoff.run import RetryPolicy, fan_out
-from bakeoff.store import Store
+from bakeoff.runner.fan_out import RetryPolicy, fan_out
+from bakeoff.store.store import Store
 from metrics import judge as mj
 from providers import registry
 from providers.base import ModelSpec

@@ -4,10 +4,10 @@ What it measures per variant (a transformers precision, or a GGUF run by llama.c
   * load time and the engine's weights footprint (`memory_bytes`: get_memory_footprint / llama_model_size);
   * peak process memory: the process RSS sampled every 10 ms while that variant loads and generates
     (its high-water mark, and the rise over the RSS before it started);
-  * tok/s and TTFT from the ordinary runner (bakeoff.run.fan_out), so they mean what they mean elsewhere;
+  * tok/s and TTFT from the ordinary runner (bakeoff.runner.fan_out.fan_out), so they mean what they mean elsewhere;
   * drift from the baseline (fp32) greedy output: token agreement and common prefix with the base model's
     tokenizer, and semantic similarity with the scoring embedder; the reference metrics when a reference
-    is given (bakeoff.scoring, as for any run).
+    is given (bakeoff.runner.scoring, as for any run).
 Variants run one after another, never together, and each is loaded fresh (a copy another page holds is
 reloaded), so load time and memory belong to that variant alone. Each prompt is stored as an ordinary run
 (source "lab"); the lab's own figures go into each result's provider_meta["quant_lab"].
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bakeoff.config import Catalog, CatalogEntry, UnknownModel, resolve
+from bakeoff.catalog.config import Catalog, CatalogEntry, UnknownModel, resolve
 from bakeoff.records import Params, Result, Run, new_id
-from bakeoff.run import fan_out, new_result
-from bakeoff.scoring import EMBEDDER, LazyEmbedder, score_results
-from bakeoff.store import Store
+from bakeoff.runner.fan_out import fan_out, new_result
+from bakeoff.runner.scoring import EMBEDDER, LazyEmbedder, score_results
+from bakeoff.store.store import Store
 from metrics.drift import token_drift
 from metrics.memory import BYTES_PER_PARAM, ENGINE_PRECISION, format_bytes
 from metrics.similarity import semantic_similarity

@@ -102,11 +102,11 @@ class Result:
     load_s: float | None = None
     server_timings: dict[str, Any] = field(default_factory=dict)
     provider_meta: dict[str, Any] = field(default_factory=dict)  # provider extras (e.g. Cohere's full token counts)
-    scores: dict[str, float] = field(default_factory=dict)  # metric name -> value (bakeoff.scoring)
+    scores: dict[str, float] = field(default_factory=dict)  # metric name -> value (bakeoff.runner.scoring)
     # one entry per user assertion: {"kind", "value", "passed" (True/False/None = could not run), "detail", "error"}
     checks: list[dict[str, Any]] = field(default_factory=list)
     score_notes: list[str] = field(default_factory=list)  # why some scores are missing (e.g. no embedder)
-    # batch runs only (bakeoff/batch.py); None elsewhere. cell_key = hash of what was asked, for resume
+    # batch runs only (bakeoff/batch/runner.py); None elsewhere. cell_key = hash of what was asked, for resume
     batch_id: str | None = None
     item_id: str | None = None
     cell_key: str | None = None

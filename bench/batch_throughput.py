@@ -5,7 +5,7 @@
 One models.yaml-style entry (provider openai, a base_url, requests_per_minute = --rpm) points the
 real OpenAI SDK at a fake chat-completions server in its own process (so it never shares our GIL)
 that answers each request after --latency seconds and, every --every-th request, with a 429 whose
-retry-after is --retry-after seconds. A batch of --calls prompts runs through bakeoff.batch exactly
+retry-after is --retry-after seconds. A batch of --calls prompts runs through bakeoff.batch.runner exactly
 as the CLI runs it (rate limiter, retry policy, scoring, a SQLite store written per cell).
 
 Reports:
@@ -49,12 +49,12 @@ def _replies(calls: int, latency: float, every: int, retry_after: float) -> tupl
 async def _main(args: argparse.Namespace) -> int:
     os.environ["BAKEOFF_EMBEDDINGS"] = "off"  # no reference answers here; keep the CPU for the calls
     os.environ["OPENAI_API_KEY"] = KEY
-    from bakeoff.batch import Batch, run_batch
-    from bakeoff.batch_input import BatchItem
-    from bakeoff.batch_store import get_batch
-    from bakeoff.config import Catalog, CatalogEntry, RateLimit
+    from bakeoff.batch.input import BatchItem
+    from bakeoff.batch.runner import Batch, run_batch
+    from bakeoff.batch.store import get_batch
+    from bakeoff.catalog.config import Catalog, CatalogEntry, RateLimit
     from bakeoff.records import Params
-    from bakeoff.store import Store
+    from bakeoff.store.store import Store
 
     server = ServerProcess(
         [("POST", openai_wire.CHAT_PATH, _replies(args.calls, args.latency, args.every, args.retry_after))]

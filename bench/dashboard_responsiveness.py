@@ -2,7 +2,7 @@
 
     python bench/dashboard_responsiveness.py [--runs 10000] [--reps 5] [--quick]
 
-1. A SQLite database (temporary, WAL, as the app uses) is seeded through `bakeoff.store.Store`
+1. A SQLite database (temporary, WAL, as the app uses) is seeded through `bakeoff.store.store.Store`
    with 500 realistic runs: 1-4 models from models.yaml each, prompts of varied length, ok /
    error / timeout results with timings, token counts, Decimal costs and scores. Those rows, as
    the Store wrote them, are then copied in one transaction with fresh ids and later dates until
@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from _harness import ROOT, machine, median, verdict
 
 from bakeoff.records import ErrorInfo, Params, Result, Run, new_id
-from bakeoff.store import Store, results, runs, url_for_path
+from bakeoff.store.store import Store, results, runs, url_for_path
 
 MODELS = [
     ("gpt-4o-mini", "openai", "commercial"),
@@ -178,7 +178,7 @@ def rss():
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return {{k: int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}}
 import streamlit, plotly, pandas  # what the app imports
-import ui.cards, ui.charts, ui.history_view, bakeoff.engine, bakeoff.live
+import ui.cards, ui.charts, ui.history_view, bakeoff.runner.engine, bakeoff.jobs.live
 from providers.transformers_local import TransformersProvider
 import torch, transformers
 before = rss()

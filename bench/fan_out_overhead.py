@@ -5,7 +5,7 @@
 N fake servers (each in its own process, the five wire protocols in turn) take 0.2 s to 2.0 s,
 evenly spread, to stream a five-text answer (a quarter of the time to the first text). Measured,
 interleaved in every repetition so machine load hits all alike:
-  - bakeoff:  wall time of one `bakeoff.run.fan_out` over all N models (fresh event loop, as the
+  - bakeoff:  wall time of one `bakeoff.runner.fan_out.fan_out` over all N models (fresh event loop, as the
               CLI and the dashboard run a comparison; quality scoring afterwards is not included).
               fan_out keeps at most BAKEOFF_MAX_CONCURRENT_CALLS (default 32) calls in flight per
               run; a last row lowers the cap to 8, so 32 models run in four waves;
@@ -26,10 +26,10 @@ import time
 
 from _harness import machine, median, servers, verdict
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.engine import prepare
+from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy, fan_out
+from bakeoff.runner.engine import prepare
+from bakeoff.runner.fan_out import RetryPolicy, fan_out
 from providers.base import ModelSpec
 from tests.fakes import ollama_wire
 from tests.integration.wires import KEYS, WIRES, paced

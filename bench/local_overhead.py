@@ -171,7 +171,7 @@ def llamacpp_rows(reps: int, new_tokens: int) -> list[str]:
 
     if not llamacpp_local.installed():
         return ["| llama.cpp | not measured: llama-cpp-python is not importable in .venv | | | | |"]
-    from bakeoff.config import load_catalog, resolve
+    from bakeoff.catalog.config import load_catalog, resolve
 
     spec = resolve(load_catalog(), "smollm2-135m-instruct-gguf")
     provider = llamacpp_local.LlamaCppProvider()

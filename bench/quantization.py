@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/...` from anywhere
 
-from bakeoff.config import load_catalog
+from bakeoff.catalog.config import load_catalog
 from bakeoff.quant_lab import LabReport, LabSettings, gguf_companions, run_lab
-from bakeoff.store import Store, url_for_path
+from bakeoff.store.store import Store, url_for_path
 from providers import llamacpp_local
 
 PROMPTS = [

@@ -5,7 +5,7 @@
 Each wire protocol's fake (OpenAI SSE, Anthropic named-event SSE, Gemini alt=sse, Cohere v2 SSE,
 Ollama NDJSON) is scripted to write its first text D1 after the request arrives and each later
 text D2 after the previous one, one text per write. The real SDK, driven by Bakeoff's runner
-(`bakeoff.run.fan_out` on a fresh event loop per comparison, as the CLI and the dashboard do),
+(`bakeoff.runner.fan_out.fan_out` on a fresh event loop per comparison, as the CLI and the dashboard do),
 reports TTFT and E2E; the error is measured minus scripted.
 
 What "truth" is: the scripted delays, counted from the moment the server has read the request.
@@ -37,10 +37,10 @@ from urllib.parse import urlsplit
 
 from _harness import TRANSPORT_ENTERED, ServerProcess, Stamps, machine, median, p99, servers, stamp_transports, verdict
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.engine import prepare
+from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy, fan_out
+from bakeoff.runner.engine import prepare
+from bakeoff.runner.fan_out import RetryPolicy, fan_out
 from providers import registry, wire_clock
 from providers.base import ModelSpec, Request, Sent, TextDelta
 from tests.fakes import ollama_wire

@@ -30,10 +30,10 @@ from decimal import Decimal
 
 from _harness import machine
 
-from bakeoff.config import Catalog, CatalogEntry, load_catalog, resolve
-from bakeoff.engine import prepare
+from bakeoff.catalog.config import Catalog, CatalogEntry, load_catalog, resolve
 from bakeoff.records import Params, Result, Run
-from bakeoff.run import RetryPolicy, fan_out
+from bakeoff.runner.engine import prepare
+from bakeoff.runner.fan_out import RetryPolicy, fan_out
 from metrics.cost import CENT_PLACES
 from metrics.tokens import encoding_name_for, estimate_tokens
 from tests.fakes import anthropic_wire, cohere_wire, gemini_wire, ollama_wire, openai_wire

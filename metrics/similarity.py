@@ -1,7 +1,7 @@
 """Semantic similarity and agreement from sentence embeddings, as plain vector maths.
 
 The functions take `embed`, any function from a list of texts to one embedding row per text
-(metrics.embedder.load_embedder gives the bundled all-MiniLM-L6-v2 one), so they stay pure and are
+(providers.embedder.load_embedder gives the bundled all-MiniLM-L6-v2 one), so they stay pure and are
 tested on hand-made vectors. Similarity is cosine: 1 for the same direction, 0 for unrelated.
 For MiniLM, paraphrases typically land above 0.7 and unrelated sentences near 0.
 """

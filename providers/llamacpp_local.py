@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hf_lock import CPU_TURN, LOAD_LOCK
 from providers.base import (
     PRECISIONS,
     Availability,
@@ -59,6 +58,7 @@ from providers.base import (
     Unsupported,
     Usage,
 )
+from providers.hf_lock import CPU_TURN, LOAD_LOCK
 from providers.local_weights import locate
 
 INSTALL_HINT = (

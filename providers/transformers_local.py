@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hf_lock import CPU_TURN, LOAD_LOCK
 from providers.base import (
     PRECISIONS,
     Availability,
@@ -54,6 +53,7 @@ from providers.base import (
     Unsupported,
     Usage,
 )
+from providers.hf_lock import CPU_TURN, LOAD_LOCK
 from providers.local_weights import Weights, locate, parameter_count
 
 # Weights memory per parameter, for the refuse-before-loading check (quantized layers only;

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.config import Catalog, CatalogEntry, LocalCompute, PriceRow
-from bakeoff.store import Store
+from bakeoff.catalog.config import Catalog, CatalogEntry, LocalCompute, PriceRow
+from bakeoff.store.store import Store
 from providers import registry
 from tests.store_backends import any_store, postgres_server, postgres_url, store_url  # noqa: F401  (fixtures)
 
@@ -16,7 +16,7 @@ registry.register("scripted", "tests.fakes.scripted:ScriptedProvider")
 @pytest.fixture(autouse=True)
 def _light_embedder():
     """Score runs with a bag-of-words embedder: fast and deterministic. `real_embedder` opts out."""
-    from bakeoff import scoring
+    from bakeoff.runner import scoring
     from tests.fakes import embedding
 
     scoring.EMBEDDER.reset(embedding.load)
@@ -27,7 +27,7 @@ def _light_embedder():
 @pytest.fixture
 def real_embedder():
     """Score with the bundled all-MiniLM-L6-v2 (seconds to load on first use)."""
-    from bakeoff import scoring
+    from bakeoff.runner import scoring
 
     scoring.EMBEDDER.reset(scoring._default_loader)
     return scoring.EMBEDDER

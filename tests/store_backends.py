@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bakeoff.store import Store
-from bakeoff.store_engine import normalize_url
+from bakeoff.store.engine import normalize_url
+from bakeoff.store.store import Store
 
 URL_ENV = "BAKEOFF_TEST_POSTGRES_URL"
 REQUIRE_ENV = "BAKEOFF_REQUIRE_POSTGRES"

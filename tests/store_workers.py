@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from bakeoff.engine import run_blocking
 from bakeoff.records import Params, Run
-from bakeoff.store import Store
+from bakeoff.runner.engine import run_blocking
+from bakeoff.store.store import Store
 from tests.conftest import scripted_catalog
 
 MODELS = {"alpha": ["Paris", " is the capital."], "beta": ["Lyon", " is not."]}
@@ -19,7 +19,7 @@ MODELS = {"alpha": ["Paris", " is the capital."], "beta": ["Lyon", " is not."]}
 
 def _prepare_process() -> None:
     """What the test session's fixtures do, for a spawned process: the scripted provider and the light embedder."""
-    from bakeoff import scoring
+    from bakeoff.runner import scoring
     from providers import registry
     from tests.fakes import embedding
 

@@ -9,12 +9,12 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 import streamlit as st
 
-from bakeoff.batch import Batch, BatchRefused, Progress, estimate_batch
-from bakeoff.batch_input import BatchInputError, BatchItem, parse_items
-from bakeoff.batch_results import EXPORT_FORMATS, aggregate_frame, cells_frame, comparable_metrics, export_bytes, paired
-from bakeoff.config import Catalog
-from bakeoff.estimate import CostEstimate, check_budget
-from bakeoff.live_batch import LiveBatches
+from bakeoff.batch.input import BatchInputError, BatchItem, parse_items
+from bakeoff.batch.results import EXPORT_FORMATS, aggregate_frame, cells_frame, comparable_metrics, export_bytes, paired
+from bakeoff.batch.runner import Batch, BatchRefused, Progress, estimate_batch
+from bakeoff.catalog.config import Catalog
+from bakeoff.catalog.estimate import CostEstimate, check_budget
+from bakeoff.jobs.live_batch import LiveBatches
 from bakeoff.records import Params, Result
 from metrics.cost import format_usd
 from ui import state

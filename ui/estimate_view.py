@@ -8,8 +8,8 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 import streamlit as st
 
-from bakeoff.config import Catalog, UnknownModel
-from bakeoff.estimate import CostEstimate, check_budget, estimate_run_cost
+from bakeoff.catalog.config import Catalog, UnknownModel
+from bakeoff.catalog.estimate import CostEstimate, check_budget, estimate_run_cost
 from metrics.cost import format_usd
 
 

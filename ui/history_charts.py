@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from bakeoff.history_query import TREND_COLUMNS
+from bakeoff.store.history_query import TREND_COLUMNS
 from ui.colors import color_map
 
-# metric column -> (chart title, axis title, hover format); the frame is bakeoff.history_query.trend_rows's rows.
+# metric column -> (chart title, axis title, hover format); the frame is bakeoff.store.history_query.trend_rows's rows.
 TRENDS = {
     "e2e_s": ("Total time per answer (mean of successful answers per day, lower is better)", "seconds", ".2f"),
     "ttft_s": ("Time to first token (mean per day, lower is better)", "seconds", ".3f"),

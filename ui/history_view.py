@@ -9,15 +9,15 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from bakeoff import export
-from bakeoff import history_query as hq
-from bakeoff.config import Catalog
-from bakeoff.history_query import HistoryFilter, Page, RunRow
-from bakeoff.live import LiveRuns
+from bakeoff.catalog.config import Catalog
+from bakeoff.jobs.live import LiveRuns
 from bakeoff.records import Params, Run
-from bakeoff.run import InvalidRun
-from bakeoff.scoring import check_label, score_info
-from bakeoff.store import Store
+from bakeoff.runner.fan_out import InvalidRun
+from bakeoff.runner.scoring import check_label, score_info
+from bakeoff.store import export
+from bakeoff.store import history_query as hq
+from bakeoff.store.history_query import HistoryFilter, Page, RunRow
+from bakeoff.store.store import Store
 from metrics.cost import format_usd
 from metrics.latency import HELP
 from ui.history_charts import TRENDS, trend_figure, trend_frame

@@ -1,6 +1,6 @@
 """LLM-as-judge on the Compare page: pick a judge, a mode and criteria; see each verdict with its cost and time.
 
-Judging runs on a background thread (bakeoff.live.LiveJudgings) and every judgment is stored as it
+Judging runs on a background thread (bakeoff.jobs.live.LiveJudgings) and every judgment is stored as it
 completes, so reruns and page switches lose nothing; this panel shows progress while it runs and the
 stored judgments afterwards. Grader errors (a failed judge call or an unreadable reply) are shown as such.
 """
@@ -13,7 +13,7 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from bakeoff.config import Catalog
+from bakeoff.catalog.config import Catalog
 from bakeoff.judging import (
     MODES,
     InvalidJudging,
@@ -25,7 +25,7 @@ from bakeoff.judging import (
     parse_rate,
 )
 from bakeoff.records import Judgment, Result, Run
-from bakeoff.store import Store
+from bakeoff.store.store import Store
 from metrics.cost import format_usd
 from metrics.judge import DEFAULT_CRITERIA
 from ui import state

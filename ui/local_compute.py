@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import streamlit as st
 
-from bakeoff.config import Catalog
+from bakeoff.catalog.config import Catalog
 
 OVERRIDE_KEY = "settings_usd_per_hour_override"  # Decimal or absent
 OVERRIDE_LABEL = "set on the Settings page for this session"

@@ -6,8 +6,8 @@ import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from bakeoff import model_stats
-from bakeoff.catalog_view import KIND_HELP, SIZE_HELP
+from bakeoff.catalog.view import KIND_HELP, SIZE_HELP
+from bakeoff.store import model_stats
 from metrics.latency import HELP
 from ui import state
 

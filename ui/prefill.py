@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
-from bakeoff.config import Catalog
+from bakeoff.catalog.config import Catalog
 from bakeoff.records import Params
 from metrics.assertions import Assertion
 
@@ -22,7 +22,7 @@ ECHO_RUNS = 3
 
 
 def checks_text(assertions: Iterable[Assertion]) -> str:
-    """The one-per-line check syntax (bakeoff.scoring.parse_checks reads it back).
+    """The one-per-line check syntax (bakeoff.runner.scoring.parse_checks reads it back).
 
     >>> checks_text([Assertion("contains", "Paris", case_sensitive=False), Assertion("is_json")])
     'contains/i: Paris\\nis-json'

@@ -10,9 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from bakeoff.config import Catalog, CatalogEntry
+from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.quant_lab import InvalidLab, LabJobs, LabReport, LabSettings, lab_models, options
-from bakeoff.store import Store
+from bakeoff.store.store import Store
 from metrics.memory import DEVICES, GB, Architecture, Estimate, estimate, fits_on, format_bytes, ram_device
 from providers import llamacpp_local
 

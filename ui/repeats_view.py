@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from bakeoff.jobs.repeats import MAX_REPEATS, RepeatSeriesRegistry
 from bakeoff.records import Result
-from bakeoff.repeats import MAX_REPEATS, RepeatSeriesRegistry
 from metrics.latency import HELP
 from ui.colors import color_map
 from ui.tables import comparison_frame

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from bakeoff import export
-from bakeoff.config import Catalog
+from bakeoff.catalog.config import Catalog
 from bakeoff.records import Judgment, Result, Run
-from bakeoff.store import Store
+from bakeoff.store import export
+from bakeoff.store.store import Store
 from metrics.latency import HELP
 from ui import charts, votes
 from ui.cards import render_cards

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import streamlit as st
 from dotenv import dotenv_values
 
-from bakeoff.config import Catalog
-from bakeoff.env import ROOT
+from bakeoff.catalog.config import Catalog
+from bakeoff.catalog.env import ROOT
 from bakeoff.records import Params
 from ui import local_compute, state
 from ui.streamlit_secrets import starting_environ
@@ -42,7 +42,7 @@ PARAM_COLUMNS = {"meaning": st.column_config.TextColumn("meaning", width="large"
 
 
 def variable_sources() -> dict[str, Any]:
-    """Arguments for bakeoff.provider_settings: the environment and where its variables came from (names only)."""
+    """Arguments for bakeoff.catalog.provider_settings: the environment and where its variables came from (names)."""
     try:
         secret_names = [name for name in st.secrets]
     except Exception:  # no secrets.toml, or one that does not parse (the app starts without it either way)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bakeoff.config import Catalog
+from bakeoff.catalog.config import Catalog
 from bakeoff.records import Params
 from ui import state
 

@@ -6,10 +6,10 @@ import threading
 
 import streamlit as st
 
-from bakeoff import scoring
-from bakeoff.config import Catalog, load_catalog, resolve
-from bakeoff.live import LiveJudgings, LiveRuns
-from bakeoff.store import Store
+from bakeoff.catalog.config import Catalog, load_catalog, resolve
+from bakeoff.jobs.live import LiveJudgings, LiveRuns
+from bakeoff.runner import scoring
+from bakeoff.store.store import Store
 from providers import registry
 from providers.base import Availability, HasPrecisions
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from bakeoff.records import Judgment, Result
-from bakeoff.scoring import score_info
+from bakeoff.runner.scoring import score_info
 from metrics.cost import format_usd
 from metrics.judge import SCORE_MAX, SCORE_MIN
 

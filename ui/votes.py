@@ -1,7 +1,7 @@
 """Human votes on the Compare page: one panel per pair of answers, optionally blind (Chatbot Arena style).
 
 In blind mode the cards are shuffled and labelled "Model A", "Model B"...; names, figures and scores
-come back once every pair has a vote (or the user reveals them). Votes are stored by bakeoff.store and
+come back once every pair has a vote (or the user reveals them). Votes are stored by bakeoff.store.store and
 feed the Leaderboard page.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import streamlit as st
 
 from bakeoff.records import Result, Vote, VoteOutcome
-from bakeoff.store import Store
+from bakeoff.store.store import Store
 
 BLIND_RUNS = "compare_blind_runs"  # session: run ids started with blind mode on
 REVEALED = "compare_revealed"  # session: blind run ids whose names are shown

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.config import Catalog, CatalogEntry, PriceRow
-from bakeoff.engine import run_blocking
+from bakeoff.catalog.config import Catalog, CatalogEntry, PriceRow
 from bakeoff.records import Params, Result, Run
-from bakeoff.run import RetryPolicy
-from bakeoff.store import Store
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import RetryPolicy
+from bakeoff.store.store import Store
 from tests.fakes.server import FakeServer
 from tests.integration.wires import KEYS, Wire
 from tests.providers import conftest as _providers

@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bakeoff.batch import Batch, run_batch_blocking
-from bakeoff.batch_input import load_items
-from bakeoff.batch_results import aggregate_frame, paired
-from bakeoff.batch_store import batch_results, get_batch
-from bakeoff.config import Catalog, RateLimit
+from bakeoff.batch.input import load_items
+from bakeoff.batch.results import aggregate_frame, paired
+from bakeoff.batch.runner import Batch, run_batch_blocking
+from bakeoff.batch.store import batch_results, get_batch
+from bakeoff.catalog.config import Catalog, RateLimit
 from bakeoff.records import Params
-from bakeoff.run import RetryPolicy
+from bakeoff.runner.fan_out import RetryPolicy
 from metrics.aggregate import bootstrap_ci
 from tests.fakes.server import FakeServer, Recorded, Reply
 from tests.integration.conftest import PRICE, entry

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from bakeoff.config import load_catalog
+from bakeoff.catalog.config import load_catalog
 from tests.fakes.server import FakeServer
 from tests.integration.wires import KEYS, MARKER, WIRES
 from tests.providers.conftest import PROVIDER_ENV

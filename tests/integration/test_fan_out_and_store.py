@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from bakeoff import export
-from bakeoff.config import LocalCompute
-from bakeoff.store import Store, metadata
+from bakeoff.catalog.config import LocalCompute
+from bakeoff.store import export
+from bakeoff.store.store import Store, metadata
 from tests.fakes.server import FakeServer
 from tests.integration.conftest import PRICE, catalog, run_models
 from tests.integration.wires import KEYS, MARKER, WIRES, paced

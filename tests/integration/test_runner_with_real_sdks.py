@@ -1,4 +1,4 @@
-"""The real SDKs, through the providers AND the runner (bakeoff.engine), against the wire fakes.
+"""The real SDKs, through the providers AND the runner (bakeoff.runner.engine), against the wire fakes.
 
 Each test goes the way a user's comparison goes: catalog -> prepare -> fan_out -> finalize, with
 the runner's single retry policy (a fast one here) and the SDKs' own retries off.
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.run import RetryPolicy
+from bakeoff.runner.fan_out import RetryPolicy
 from tests.fakes.server import FakeServer, Recorded
 from tests.integration.conftest import FAST, PRICE, catalog, run_models
 from tests.integration.wires import KEYS, MARKER, WIRES, Wire, dropped_after

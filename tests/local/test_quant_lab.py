@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from bakeoff.config import load_catalog
+from bakeoff.catalog.config import load_catalog
 from bakeoff.quant_lab import InvalidLab, LabSettings, options, plan, run_lab
 from providers import llamacpp_local
 

@@ -442,8 +442,8 @@ def test_embedder_loading_alongside_keeps_tied_weights():
     """Loads share one process-wide lock: an overlapping embedder load once left lm_head untied and random."""
     import threading
 
-    import metrics.embedder as embedder
-    from bakeoff.config import load_catalog, resolve
+    import providers.embedder as embedder
+    from bakeoff.catalog.config import load_catalog, resolve
     from providers import registry
 
     spec = resolve(load_catalog(), "smollm2-135m-instruct")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.config import load_catalog
+from bakeoff.catalog.config import load_catalog
 from metrics.drift import token_drift
 from metrics.memory import (
     CALC_PRECISIONS,

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from metrics import embedder
 from metrics.similarity import agreement, agreement_from_vectors, cosine_matrix, semantic_similarity
+from providers import embedder
 
 
 def test_cosine_matrix_on_hand_made_vectors():

@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from hf_lock import CPU_TURN
 from providers import llamacpp_local as lc
 from providers import registry
 from providers.base import (
@@ -33,6 +32,7 @@ from providers.base import (
     Unsupported,
     Usage,
 )
+from providers.hf_lock import CPU_TURN
 from providers.llamacpp_local import LlamaCppProvider
 
 SMOL = ModelSpec(

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bakeoff import cli
-from bakeoff.config import CatalogEntry, ConfigProblem, load_catalog
-from bakeoff.engine import run_blocking
+from bakeoff.catalog.config import CatalogEntry, ConfigProblem, load_catalog
 from bakeoff.records import Params, Run
-from bakeoff.run import InvalidRun, RetryPolicy
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import InvalidRun, RetryPolicy
 from tests.conftest import scripted_catalog
 from tests.fakes.server import FakeServer, closed_port_url
 from tests.integration.wires import WIRES

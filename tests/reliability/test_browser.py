@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.engine import run_blocking
+from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy
-from bakeoff.store import Store
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import RetryPolicy
+from bakeoff.store.store import Store
 from tests.e2e.conftest import ARTIFACTS, browser  # noqa: F401  (the module-scoped Chromium fixture)
 from tests.e2e.launch import streamlit_app
 from tests.fakes.server import FakeServer

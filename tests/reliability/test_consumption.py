@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from bakeoff import cli
-from bakeoff.config import Catalog, CatalogEntry, PriceRow
-from bakeoff.engine import run_blocking
-from bakeoff.estimate import check_budget, estimate_run_cost
+from bakeoff.catalog.config import Catalog, CatalogEntry, PriceRow
+from bakeoff.catalog.estimate import check_budget, estimate_run_cost
 from bakeoff.records import Params, Run
-from bakeoff.run import MAX_CONCURRENT_CALLS, InvalidRun, RetryPolicy
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import MAX_CONCURRENT_CALLS, InvalidRun, RetryPolicy
 from tests.conftest import scripted_catalog
 from tests.fakes.server import FakeServer
 from tests.integration.wires import KEYS, WIRES

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bakeoff import batch_results, export
-from bakeoff.batch_input import BatchItem
+from bakeoff.batch import results as batch_results
+from bakeoff.batch.input import BatchItem
 from bakeoff.records import ErrorInfo, Params, Result, Run
+from bakeoff.store import export
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 

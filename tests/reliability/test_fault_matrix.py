@@ -1,6 +1,6 @@
 """Every provider x every fault, each time one faulty provider among four healthy ones.
 
-Through the real SDKs, the runner (bakeoff.engine) and the SQLite store: nothing raised escapes,
+Through the real SDKs, the runner (bakeoff.runner.engine) and the SQLite store: nothing raised escapes,
 every healthy answer is shown and stored whole, and the failed one carries what a user needs
 (provider, class, HTTP status, request id where the server sent one, a hint) without its error
 text ever standing in for the model's output.
@@ -12,11 +12,11 @@ import logging
 
 import pytest
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.engine import run_blocking
+from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy
-from bakeoff.store import Store
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import RetryPolicy
+from bakeoff.store.store import Store
 from providers import base
 from providers._http_errors import request_id as header_request_id
 from tests.fakes.server import closed_port_url

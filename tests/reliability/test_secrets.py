@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bakeoff import cli, export
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.engine import run_blocking
+from bakeoff import cli
+from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy
-from bakeoff.store import Store
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import RetryPolicy
+from bakeoff.store import export
+from bakeoff.store.store import Store
 from tests.fakes.server import Reply
 from tests.integration.wires import MARKER, WIRES, Wire, dropped_after
 from tests.reliability.canaries import CANARIES, files_hits, hits

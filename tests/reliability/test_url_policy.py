@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakeoff import url_policy
-from bakeoff.config import Catalog, CatalogEntry, load_catalog
-from bakeoff.engine import run_blocking
+from bakeoff.catalog import url_policy
+from bakeoff.catalog.config import Catalog, CatalogEntry, load_catalog
+from bakeoff.catalog.url_policy import RefusedURL, check_base_url
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy
-from bakeoff.url_policy import RefusedURL, check_base_url
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.fan_out import RetryPolicy
 from tests.fakes import ollama_wire
 from tests.fakes.server import FakeServer, Reply
 from tests.integration.wires import KEYS, MARKER, WIRES, Wire

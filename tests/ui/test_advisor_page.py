@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bakeoff.records import Result, Run
-from bakeoff.store import Store, url_for_path
+from bakeoff.store.store import Store, url_for_path
 
 MODELS = {
     "models": {

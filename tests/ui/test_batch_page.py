@@ -113,7 +113,7 @@ def test_budget_cap_refuses_before_start(page):
 
 
 def test_stop_then_resume_runs_only_the_rest(page):
-    from bakeoff.batch_store import batch_results
+    from bakeoff.batch.store import batch_results
     from ui import state
 
     csv = "prompt\n" + "".join(f"p{i}\n" for i in range(6))

@@ -72,7 +72,7 @@ def test_run_shows_cards_table_and_csv(app):
     from ui import state
 
     run, results = state.store().get_run(at.session_state["compare_run_id"])
-    from bakeoff import export
+    from bakeoff.store import export
 
     frame = pd.read_csv(io.BytesIO(export.to_csv([(run, results)])), encoding="utf-8-sig")
     assert frame.loc[frame["model"] == "beta", "output"].item() == "'=1+1 formula"

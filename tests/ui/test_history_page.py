@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bakeoff.records import ErrorInfo, Params, Result, Run
-from bakeoff.store import Store
+from bakeoff.store.store import Store
 from tests.ui.test_compare_page import MODELS, PRICING, wait_until_done
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -129,7 +129,7 @@ def test_select_many_export_and_delete(history):
     csv = at.get("download_button")
     labels = [b.proto.label for b in csv]
     assert {"Download CSV", "Download JSONL", "Download Parquet"} <= set(labels)
-    from bakeoff import export
+    from bakeoff.store import export
 
     pairs = [store.get_run(runs[0].run_id), store.get_run(runs[1].run_id)]
     frame = pd.read_csv(io.BytesIO(export.to_csv(pairs)), encoding="utf-8-sig")

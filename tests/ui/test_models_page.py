@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bakeoff.records import Result, Run
-from bakeoff.store import Store, url_for_path
+from bakeoff.store.store import Store, url_for_path
 
 MODELS = {
     "models": {
@@ -79,7 +79,7 @@ def test_empty_catalog(start_app):
 def test_an_unreadable_database_still_shows_the_catalog(start_app, monkeypatch):
     import sqlalchemy as sa
 
-    from bakeoff import model_stats
+    from bakeoff.store import model_stats
 
     def broken(store):
         raise sa.exc.OperationalError("SELECT ...", {}, Exception("server at db.internal:5432 refused"))

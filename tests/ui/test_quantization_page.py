@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from bakeoff.config import ROOT
+from bakeoff.catalog.config import ROOT
 from metrics.memory import estimate
 from ui.quantization_view import estimate_frame, fits_frame, footprint_vs_speed, lab_frame, memory_bars
 

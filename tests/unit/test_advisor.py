@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bakeoff.advisor import Needs, advise
-from bakeoff.config import Catalog, CatalogEntry, LocalCompute, PriceRow, load_catalog
-from bakeoff.model_stats import MeasuredStats
+from bakeoff.catalog.config import Catalog, CatalogEntry, LocalCompute, PriceRow, load_catalog
+from bakeoff.store.model_stats import MeasuredStats
 
 TODAY = dt.date(2026, 11, 28)
 

@@ -8,11 +8,11 @@ import json
 import threading
 from decimal import Decimal
 
-from bakeoff import export
-from bakeoff.config import LongContextTier, PriceRow
-from bakeoff.engine import prepare, run_blocking
+from bakeoff.catalog.config import LongContextTier, PriceRow
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy, fan_out
+from bakeoff.runner.engine import prepare, run_blocking
+from bakeoff.runner.fan_out import RetryPolicy, fan_out
+from bakeoff.store import export
 from tests.conftest import scripted_catalog
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.02)
@@ -86,7 +86,7 @@ def test_long_context_tier_prices_the_whole_request_past_the_threshold(scripted)
 
 
 def test_same_day_rows_hand_set_wins(tmp_path, monkeypatch):
-    from bakeoff.config import load_catalog
+    from bakeoff.catalog.config import load_catalog
 
     (tmp_path / "models.yaml").write_text("models:\n  m: {provider: openai, model: m, kind: commercial}\n")
     (tmp_path / "pricing.yaml").write_text(

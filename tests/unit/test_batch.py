@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from bakeoff import batch_store
-from bakeoff.batch import Batch, BatchRefused, build_cells, estimate_batch, prepare_batch, run_batch_blocking
-from bakeoff.batch_input import BatchInputError, load_items, parse_items
-from bakeoff.batch_results import aggregate_frame, cells_frame, export_bytes, paired
-from bakeoff.config import PriceRow
+from bakeoff.batch import store as batch_store
+from bakeoff.batch.input import BatchInputError, load_items, parse_items
+from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes, paired
+from bakeoff.batch.runner import Batch, BatchRefused, build_cells, estimate_batch, prepare_batch, run_batch_blocking
+from bakeoff.catalog.config import PriceRow
 from bakeoff.records import Params
-from bakeoff.run import RetryPolicy
-from bakeoff.store import Store
+from bakeoff.runner.fan_out import RetryPolicy
+from bakeoff.store.store import Store
 from tests.conftest import scripted_catalog
 
 FAST = RetryPolicy(max_attempts=4, base_s=0.01, cap_s=0.02)

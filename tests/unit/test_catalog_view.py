@@ -8,7 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from bakeoff.catalog_view import (
+from bakeoff.catalog.config import CatalogEntry, load_catalog
+from bakeoff.catalog.view import (
     COLUMNS,
     SIZE_CATEGORIES,
     catalog_frame,
@@ -17,8 +18,7 @@ from bakeoff.catalog_view import (
     size_category,
     task_vocabulary,
 )
-from bakeoff.config import CatalogEntry, load_catalog
-from bakeoff.model_stats import MeasuredStats
+from bakeoff.store.model_stats import MeasuredStats
 
 TODAY = dt.date(2026, 11, 28)
 

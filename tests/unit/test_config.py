@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.config import UnknownModel, load_catalog, resolve
+from bakeoff.catalog.config import UnknownModel, load_catalog, resolve
 
 GOOD = """
 models:

@@ -13,10 +13,10 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from bakeoff import export
-from bakeoff.live import LiveRuns
+from bakeoff.jobs.live import LiveRuns
 from bakeoff.records import Params, Result, Run
-from bakeoff.run import InvalidRun
+from bakeoff.runner.fan_out import InvalidRun
+from bakeoff.store import export
 from metrics.assertions import Assertion
 from tests.conftest import scripted_catalog
 from ui import charts
@@ -132,7 +132,7 @@ def test_repeat_summary_and_spread():
 
 
 def test_repeat_series_runs_in_turn_and_stops_on_cancel():
-    from bakeoff.repeats import RepeatSeriesRegistry
+    from bakeoff.jobs.repeats import RepeatSeriesRegistry
 
     cat = scripted_catalog(fast={"chunks": ["hi"]}, slow={"chunks": ["a", "b"], "chunk_delay": 0.3})
     registry, live = RepeatSeriesRegistry(), LiveRuns()

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.config import Catalog, CatalogEntry, LocalCompute, LongContextTier, PriceRow, UnknownModel
-from bakeoff.estimate import LOCAL_NOT_ESTIMATED, check_budget, estimate_cells, estimate_run_cost
+from bakeoff.catalog.config import Catalog, CatalogEntry, LocalCompute, LongContextTier, PriceRow, UnknownModel
+from bakeoff.catalog.estimate import LOCAL_NOT_ESTIMATED, check_budget, estimate_cells, estimate_run_cost
 from metrics.tokens import estimate_tokens
 
 DAY = dt.date(2026, 6, 1)

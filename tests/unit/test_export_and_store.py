@@ -9,9 +9,9 @@ from decimal import Decimal
 import pandas as pd
 import sqlalchemy as sa
 
-from bakeoff import export
 from bakeoff.records import ErrorInfo, Params, Result, Run
-from bakeoff.store import MIGRATIONS, Store, metadata
+from bakeoff.store import export
+from bakeoff.store.store import MIGRATIONS, Store, metadata
 
 
 def sample() -> tuple[Run, list[Result]]:

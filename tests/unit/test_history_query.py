@@ -10,10 +10,10 @@ from dataclasses import asdict
 import pytest
 import sqlalchemy as sa
 
-from bakeoff import history_query as hq
-from bakeoff.history_query import HistoryFilter
 from bakeoff.records import ErrorInfo, Params, Result, Run
-from bakeoff.store import Store, results, runs
+from bakeoff.store import history_query as hq
+from bakeoff.store.history_query import HistoryFilter
+from bakeoff.store.store import Store, results, runs
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 MODELS = ["alpha", "beta", "gamma@4bit"]

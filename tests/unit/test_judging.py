@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.config import load_catalog
+from bakeoff.catalog.config import load_catalog
+from bakeoff.jobs.live import LiveJudgings
 from bakeoff.judging import (
     InvalidJudging,
     JudgeSettings,
@@ -19,9 +20,8 @@ from bakeoff.judging import (
     parse_criteria,
     parse_rate,
 )
-from bakeoff.live import LiveJudgings
 from bakeoff.records import Result, Run
-from bakeoff.run import RetryPolicy
+from bakeoff.runner.fan_out import RetryPolicy
 from metrics.judge import JUDGE_MAX_TOKENS, JUDGE_TEMPERATURE, SCORE_MAX, SCORE_MIN
 from tests.conftest import scripted_catalog
 
@@ -248,7 +248,7 @@ def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monke
     import yaml
 
     from bakeoff import cli
-    from bakeoff.store import Store
+    from bakeoff.store.store import Store
 
     models = {"models": {
         "judge": {"provider": "scripted", "model": "judge", "kind": "commercial", "options": {"chunks": [GOOD]}},

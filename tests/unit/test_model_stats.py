@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from bakeoff.model_stats import measured_stats, stats_for_entry
 from bakeoff.records import Result, Run
+from bakeoff.store.model_stats import measured_stats, stats_for_entry
 
 
 def _save(store, rows: list[dict], created: dt.datetime | None = None) -> Run:

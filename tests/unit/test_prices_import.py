@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bakeoff import cli, prices_import
-from bakeoff.config import CatalogEntry, LongContextTier, load_catalog
-from bakeoff.prices_import import PriceImportError, bundled_price_map, plan, read_price_map, render, write
+from bakeoff import cli
+from bakeoff.catalog import prices_import
+from bakeoff.catalog.config import CatalogEntry, LongContextTier, load_catalog
+from bakeoff.catalog.prices_import import PriceImportError, bundled_price_map, plan, read_price_map, render, write
 from tests.fakes.server import FakeServer, json_reply
 
 TODAY = dt.date(2026, 11, 28)

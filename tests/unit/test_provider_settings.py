@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.provider_settings import PROVIDERS, model_override_rows, provider_rows, safe_url, var_status
+from bakeoff.catalog.config import Catalog, CatalogEntry
+from bakeoff.catalog.provider_settings import PROVIDERS, model_override_rows, provider_rows, safe_url, var_status
 from providers import registry
 
 CANARY = "sk-canary-9f8e7d6c5b4a"

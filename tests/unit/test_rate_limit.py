@@ -8,11 +8,11 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from bakeoff.config import CatalogEntry, RateLimit
-from bakeoff.engine import prepare
-from bakeoff.rate_limit import RateLimiter, limiters_for
+from bakeoff.catalog.config import CatalogEntry, RateLimit
 from bakeoff.records import Params, Run
-from bakeoff.run import RetryPolicy, fan_out
+from bakeoff.runner.engine import prepare
+from bakeoff.runner.fan_out import RetryPolicy, fan_out
+from bakeoff.runner.rate_limit import RateLimiter, limiters_for
 from tests.conftest import scripted_catalog
 
 

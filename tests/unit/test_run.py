@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.engine import prepare, run_blocking
 from bakeoff.records import Params, Run
-from bakeoff.run import InvalidRun, RetryPolicy, fan_out
+from bakeoff.runner.engine import prepare, run_blocking
+from bakeoff.runner.fan_out import InvalidRun, RetryPolicy, fan_out
 from tests.conftest import scripted_catalog
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.02)

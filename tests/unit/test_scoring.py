@@ -7,10 +7,11 @@ import json
 import pytest
 import yaml
 
-from bakeoff import cli, scoring
-from bakeoff.engine import run_blocking
+from bakeoff import cli
 from bakeoff.records import Result, Run
-from bakeoff.scoring import InvalidCheck, LazyEmbedder, parse_checks, score_results
+from bakeoff.runner import scoring
+from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.scoring import InvalidCheck, LazyEmbedder, parse_checks, score_results
 from metrics import registry
 from metrics.assertions import Assertion
 from metrics.registry import MetricInfo

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from bakeoff.records import ErrorInfo, Judgment, Result, Run, Vote
-from bakeoff.store import Store, runs
-from bakeoff.store_engine import normalize_url
+from bakeoff.store.engine import normalize_url
+from bakeoff.store.store import Store, runs
 
 
 def test_hostile_text_and_overlong_fields_are_stored_on_both_backends(any_store, caplog):
@@ -22,7 +22,7 @@ def test_hostile_text_and_overlong_fields_are_stored_on_both_backends(any_store,
         run_id=run.run_id, model_ref="a", provider="openai", model="m", status="error", output="partial\x00text",
         request_id="r" * 300, error=ErrorInfo("ServerError", "bad\x00 body", 500),
     )
-    with caplog.at_level(logging.WARNING, logger="bakeoff.store_engine"):
+    with caplog.at_level(logging.WARNING, logger="bakeoff.store.engine"):
         any_store.save_result(res)
     got_run, (got,) = any_store.get_run(run.run_id)
     if any_store.engine.dialect.name == "postgresql":  # PostgreSQL text cannot hold NUL: U+FFFD in its place
@@ -104,8 +104,8 @@ def test_the_password_is_never_shown_or_logged(postgres_url, caplog, monkeypatch
 
 
 def test_history_queries_run_on_both_backends(any_store):
-    """The History page's SQL (bakeoff/history_query.py) is dialect-aware: days, JSON scores, typed NULLs."""
-    from bakeoff import history_query as hq
+    """The History page's SQL (bakeoff/store/history_query.py) is dialect-aware: days, JSON scores, typed NULLs."""
+    from bakeoff.store import history_query as hq
 
     late = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)  # 18:30 on the test server's New York clock
     run = Run(prompt="Capital of France?", model_refs=["a", "b"], created_at=late)

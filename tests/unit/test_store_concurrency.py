@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from bakeoff.store import MIGRATIONS, Store, results, runs
+from bakeoff.store.store import MIGRATIONS, Store, results, runs
 from tests import store_workers
 from tests.store_workers import MODELS
 

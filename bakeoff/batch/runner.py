@@ -5,12 +5,12 @@ system prompt, prompt and repeat index — and saved the moment it lands (Store.
 stopped or crashed batch resumes without re-running, or re-billing, any cell that finished ok;
 those come back marked `cached`. Cells that failed are run again on resume, overwriting their row.
 
-Concurrency is bounded overall (a pool of workers) and per provider budget (bakeoff/rate_limit.py,
+Concurrency is bounded overall (a pool of workers) and per provider budget (bakeoff/runner/rate_limit.py,
 limits from models.yaml; each retry waits its turn and a 429's retry-after pauses that provider for
 every cell). Each (item, repeat) is stored as an ordinary run of the item's prompt with `source =
 batch`, so History, votes and judging work on batch answers too.
 
-Budget: before starting, the upper-bound estimate of the remaining cells (bakeoff/estimate.py) must
+Budget: before starting, the upper-bound estimate of the remaining cells (bakeoff/catalog/estimate.py) must
 fit under the cap minus what the batch already spent. While running, a cell starts only if the
 spent cost plus the upper bounds of the cells in flight plus its own still fit, and the batch stops
 once the actual cost reaches the cap; local-compute cells (no bound) count their actual cost.
@@ -30,15 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bakeoff.batch_input import BatchItem
-from bakeoff.batch_store import Batch, batch_results, existing_runs, save_batch, set_batch_status
-from bakeoff.config import Catalog, UnknownModel, resolve
-from bakeoff.estimate import CostEstimate, check_budget, estimate_cells
-from bakeoff.rate_limit import Limiters, limiters_for
+from bakeoff.batch.input import BatchItem
+from bakeoff.batch.store import Batch, batch_results, existing_runs, save_batch, set_batch_status
+from bakeoff.catalog.config import Catalog, UnknownModel, resolve
+from bakeoff.catalog.estimate import CostEstimate, check_budget, estimate_cells
 from bakeoff.records import Result, Run
-from bakeoff.run import InvalidRun, RetryPolicy, fan_out, validate
-from bakeoff.scoring import EMBEDDER, score_results
-from bakeoff.store import Store
+from bakeoff.runner.fan_out import InvalidRun, RetryPolicy, fan_out, validate
+from bakeoff.runner.rate_limit import Limiters, limiters_for
+from bakeoff.runner.scoring import EMBEDDER, score_results
+from bakeoff.store.store import Store
 from metrics.cost import format_usd
 from providers.base import ModelSpec
 

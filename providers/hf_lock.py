@@ -5,7 +5,7 @@ weight-tying context managers), and torch/transformers import lazily. Two thread
 once were seen to produce half-initialised modules ("partially initialized module") and, worse,
 a model whose tied lm_head was left randomly initialised, so it answered gibberish. The
 in-process provider and the embedding model both take this lock, so loads never overlap.
-It lives outside providers/ and metrics/ because both need it and neither may import the other.
+The sentence embedder (providers/embedder.py) loads under it too.
 """
 
 import threading

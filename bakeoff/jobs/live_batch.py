@@ -1,6 +1,6 @@
 """Batches that outlive a Streamlit script run: each runs on its own thread and event loop; the page polls.
 
-Same pattern as bakeoff/live.py: the loop thread publishes a progress copy into a lock-guarded object in
+Same pattern as bakeoff/jobs/live.py: the loop thread publishes a progress copy into a lock-guarded object in
 a process-wide registry, and a fragment on the page reads it. Results themselves are read back from the
 store (each cell is saved as it lands), so a page reload or another session sees the same batch.
 """
@@ -14,11 +14,11 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bakeoff.batch import BatchOutcome, BatchRefused, Progress, estimate_batch, prepare_batch, run_batch
-from bakeoff.batch_store import Batch, batch_results
-from bakeoff.config import Catalog
-from bakeoff.estimate import check_budget
-from bakeoff.store import Store
+from bakeoff.batch.runner import BatchOutcome, BatchRefused, Progress, estimate_batch, prepare_batch, run_batch
+from bakeoff.batch.store import Batch, batch_results
+from bakeoff.catalog.config import Catalog
+from bakeoff.catalog.estimate import check_budget
+from bakeoff.store.store import Store
 
 log = logging.getLogger(__name__)
 

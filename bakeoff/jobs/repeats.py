@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bakeoff.config import Catalog
-from bakeoff.live import LiveRun, LiveRuns
+from bakeoff.catalog.config import Catalog
+from bakeoff.jobs.live import LiveRun, LiveRuns
 from bakeoff.records import Run, new_id
-from bakeoff.store import Store
+from bakeoff.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class RepeatSeriesRegistry:
     ) -> RepeatSeries:
         """Start the first repeat now (raises InvalidRun like LiveRuns.start), the rest on a thread in turn."""
         if not 1 <= total <= MAX_REPEATS:
-            from bakeoff.run import InvalidRun
+            from bakeoff.runner.fan_out import InvalidRun
 
             raise InvalidRun(f"Repeats must be between 1 and {MAX_REPEATS} (got {total}).")
         series = RepeatSeries(total=total)

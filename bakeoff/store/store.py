@@ -20,9 +20,9 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bakeoff import run_owner
 from bakeoff.records import ErrorInfo, Judgment, Params, Result, Run, Vote
-from bakeoff.store_engine import create_engine, display_url, fit_row, lock_for_migration, retry_locked
+from bakeoff.store import run_owner
+from bakeoff.store.engine import create_engine, display_url, fit_row, lock_for_migration, retry_locked
 from metrics.assertions import Assertion
 
 metadata = sa.MetaData()
@@ -108,7 +108,7 @@ results = sa.Table(
 )
 sa.Index("ix_results_batch_cell", results.c.batch_id, results.c.cell_key)
 
-batches = sa.Table(  # one row per batch evaluation (bakeoff/batch.py, migration 3)
+batches = sa.Table(  # one row per batch evaluation (bakeoff/batch/runner.py, migration 3)
     "batches",
     metadata,
     sa.Column("batch_id", sa.String(32), primary_key=True),

@@ -13,12 +13,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from bakeoff.config import Catalog
-from bakeoff.engine import execute, prepare
+from bakeoff.catalog.config import Catalog
 from bakeoff.judging import InvalidJudging, JudgeSettings, Progress, calls_needed, judge_run, prepare_judge
 from bakeoff.records import Judgment, Result, Run, new_id
-from bakeoff.run import new_result
-from bakeoff.store import Store
+from bakeoff.runner.engine import execute, prepare
+from bakeoff.runner.fan_out import new_result
+from bakeoff.store.store import Store
 from providers.base import ModelSpec
 
 log = logging.getLogger(__name__)

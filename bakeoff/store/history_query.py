@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bakeoff.store import Store, results, runs
+from bakeoff.store.store import Store, results, runs
 
 RUN_STATUSES = ("done", "running", "cancelled")
 WITH_FAILURES = "with failures"  # a status choice: a run where at least one model did not answer

@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from bakeoff.config import Catalog
+from bakeoff.catalog.config import Catalog
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bakeoff.batch_input import BatchItem
+from bakeoff.batch.input import BatchItem
 from bakeoff.records import Params, Result, new_id, utcnow
-from bakeoff.store import Store, _row_to_result, batches, results, runs
+from bakeoff.store.store import Store, _row_to_result, batches, results, runs
 
 BatchStatus = str  # running | done | stopped (the user) | budget (the cap) | error
 

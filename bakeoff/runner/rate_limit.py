@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bakeoff.config import Catalog, RateLimit
+from bakeoff.catalog.config import Catalog, RateLimit
 from providers.base import ModelSpec
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from bakeoff.batch_input import BatchItem
-from bakeoff.export import neutralise
+from bakeoff.batch.input import BatchItem
 from bakeoff.records import Result
-from bakeoff.scoring import score_info
+from bakeoff.runner.scoring import score_info
+from bakeoff.store.export import neutralise
 from metrics.aggregate import bootstrap_ci, paired_comparison, summarize
 
 # Metrics a paired comparison may use besides the scores, with their direction.

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from bakeoff.config import Catalog, CatalogEntry, LongContextTier, PriceRow
+from bakeoff.catalog.config import Catalog, CatalogEntry, LongContextTier, PriceRow
 
 LITELLM_URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
 MILLION = Decimal(1_000_000)

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bakeoff import secrets, url_policy
-from bakeoff.config import Catalog
-from bakeoff.rate_limit import Limiters, RateLimiter
+from bakeoff.catalog import secrets, url_policy
+from bakeoff.catalog.config import Catalog
 from bakeoff.records import ErrorInfo, Params, Result, Run
+from bakeoff.runner.rate_limit import Limiters, RateLimiter
 from metrics import cost as cost_metrics
 from metrics import latency
 from metrics.tokens import estimate_tokens

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bakeoff.store import Store, results, runs
+from bakeoff.store.store import Store, results, runs
 
 Key = tuple[str, str, str | None]  # (provider, provider's model name, precision or None)
 

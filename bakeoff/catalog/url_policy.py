@@ -139,7 +139,7 @@ def check_base_url(url: str, *, shared: bool | None = None, resolve: bool | None
     >>> check_base_url("http://169.254.169.254/latest", shared=False)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    bakeoff.url_policy.RefusedURL: base URL http://169.254.169.254/latest refused: ... metadata address
+    bakeoff.catalog.url_policy.RefusedURL: base URL http://169.254.169.254/latest refused: ... metadata address
     """
     shared = shared_deployment() if shared is None else shared
     resolve = shared if resolve is None else resolve

@@ -1,6 +1,6 @@
 """Quality scores for a finished run: what lands in each Result's `scores`, `checks` and `score_notes`.
 
-Called by bakeoff.engine.execute after the answers are in, so the CLI and the dashboard score alike.
+Called by bakeoff.runner.engine.execute after the answers are in, so the CLI and the dashboard score alike.
 Every answer that finished (status ok) gets:
   * the reference-free metrics of metrics.registry (length, readability, refusal, JSON validity);
   * with a reference (Run.reference, an empty string counts): exact / quasi-exact match, token F1,
@@ -98,7 +98,7 @@ class LazyEmbedder:
 
 
 def _default_loader() -> Embed:
-    from metrics.embedder import load_embedder
+    from providers.embedder import load_embedder
 
     return load_embedder()
 
@@ -140,7 +140,7 @@ def parse_checks(text: str) -> list[Assertion]:
     [('contains', 'Paris', False), ('is_json', None, True), ('regex', '\\\\d+', True)]
     >>> parse_checks("sounds: good")
     Traceback (most recent call last):
-    bakeoff.scoring.InvalidCheck: check line 1: unknown check 'sounds'; use contains, not-contains, regex, \
+    bakeoff.runner.scoring.InvalidCheck: check line 1: unknown check 'sounds'; use contains, not-contains, regex, \
 not-regex, is-json, json-schema, json, schema
     """
     out = []

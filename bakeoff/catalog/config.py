@@ -17,11 +17,11 @@ from typing import Any, Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bakeoff import url_policy
+from bakeoff.catalog import url_policy
 from providers import registry
 from providers.base import PRECISIONS, ModelSpec, Precision
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 Kind = Literal["commercial", "local"]
 STALE_AFTER_DAYS = 90  # the Compare page warns about price rows older than this
 
@@ -31,7 +31,7 @@ class _Strict(BaseModel):
 
 
 class RateLimit(_Strict):
-    """A provider's published limits for this model; the batch runner stays under them (bakeoff/rate_limit.py).
+    """A provider's published limits for this model; the batch runner stays under them (bakeoff/runner/rate_limit.py).
 
     Entries naming the same `group` share one budget (an org-wide limit, or one vLLM server behind
     several entries); without a group each entry has its own.

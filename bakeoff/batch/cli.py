@@ -21,13 +21,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from bakeoff.batch import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
-from bakeoff.batch_input import BatchInputError, load_items
-from bakeoff.batch_results import aggregate_frame, cells_frame, export_bytes
-from bakeoff.batch_store import batch_results, get_batch
-from bakeoff.config import Catalog
+from bakeoff.batch.input import BatchInputError, load_items
+from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
+from bakeoff.batch.runner import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
+from bakeoff.batch.store import batch_results, get_batch
+from bakeoff.catalog.config import Catalog
 from bakeoff.records import Params
-from bakeoff.store import Store
+from bakeoff.store.store import Store
 from metrics.cost import format_usd
 
 

@@ -4,7 +4,7 @@ Output is bounded by max_tokens (capped by the model's own output limit), so the
 answer ran to the limit; input tokens are estimated with tiktoken (the provider's own tokenizer may
 count somewhat differently). Cached-input discounts are ignored (the bound assumes none), reasoning
 tokens are priced at the higher of the output and reasoning rates, and a long-context tier applies
-per prompt, as `bakeoff.run._price` bills a finished call. A model without a price row is *unpriced*:
+per prompt, as `bakeoff.runner.fan_out._price` bills a finished call. A model without a price row is *unpriced*:
 it is counted and named, never added as $0. Local models are billed by busy seconds, which cannot be
 known before they run, so they are marked "local compute, not estimated".
 """
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bakeoff.config import Catalog, resolve
+from bakeoff.catalog.config import Catalog, resolve
 from metrics import cost as cost_metrics
 from metrics.cost import format_usd
 from metrics.tokens import encoding_name_for, estimate_tokens
@@ -85,7 +85,7 @@ class CostEstimate:
 
 
 def _prompt_text(system: str | None, prompt: str) -> str:
-    """The text the runner counts for a request (same join as bakeoff.run)."""
+    """The text the runner counts for a request (same join as bakeoff.runner.fan_out)."""
     return f"{system}\n{prompt}" if system else prompt
 
 
@@ -152,7 +152,7 @@ def estimate_run_cost(
 ) -> CostEstimate:
     """Upper-bound cost of sending every (system, prompt) to every model `repeats` times.
 
-    >>> from bakeoff.config import CatalogEntry, PriceRow
+    >>> from bakeoff.catalog.config import CatalogEntry, PriceRow
     >>> cat = Catalog(entries={"m": CatalogEntry(provider="openai", model="gpt-4o", kind="commercial")},
     ...               prices={"m": [PriceRow(as_of="2024-01-01", source="s", input=1, output=2)]})
     >>> est = estimate_run_cost(cat, ["m"], [(None, "hello world")], max_tokens=100, repeats=3)

@@ -6,11 +6,11 @@ import asyncio
 import logging
 import threading
 
-from bakeoff.config import Catalog, UnknownModel, resolve
+from bakeoff.catalog.config import Catalog, UnknownModel, resolve
 from bakeoff.records import Result, Run
-from bakeoff.run import InvalidRun, OnUpdate, RetryPolicy, fan_out, new_result, validate
-from bakeoff.scoring import score_results
-from bakeoff.store import Store
+from bakeoff.runner.fan_out import InvalidRun, OnUpdate, RetryPolicy, fan_out, new_result, validate
+from bakeoff.runner.scoring import score_results
+from bakeoff.store.store import Store
 from providers.base import ModelSpec
 
 log = logging.getLogger(__name__)

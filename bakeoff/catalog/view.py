@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from bakeoff.config import Catalog, CatalogEntry
-from bakeoff.model_stats import Key, MeasuredStats, stats_for_entry
+from bakeoff.catalog.config import Catalog, CatalogEntry
+from bakeoff.store.model_stats import Key, MeasuredStats, stats_for_entry
 
 # Size classes by total parameters. The seed's classes (1-3B, 7-13B, 30-70B, 100B+) leave gaps; the gaps
 # get their own honest names, and "<1B" / "unknown" exist so no model silently drops out of a filter.

@@ -1,0 +1,1 @@
+"""Running a comparison: the fan-out over providers, the process's engine loop, rate limits and scoring."""

@@ -1,0 +1,1 @@
+"""Persistence: the SQLAlchemy store (SQLite or PostgreSQL), history queries, measured stats and exports."""
