@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# For development: everything but the real-model (local) and browser (e2e) tiers, in about two minutes.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not local and not e2e"
 
 # Not part of `make test`: timings need a quiet machine. Each script prints markdown; see BENCHMARKS.md.
 bench: setup

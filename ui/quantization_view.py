@@ -10,11 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from bakeoff.catalog import readiness
 from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.quant_lab import InvalidLab, LabJobs, LabReport, LabSettings, lab_models, options
 from bakeoff.store.store import Store
 from metrics.memory import DEVICES, GB, Architecture, Estimate, estimate, fits_on, format_bytes, ram_device
-from providers import llamacpp_local
 
 PRECISION_COLORS = {"FP32": "#636EFA", "FP16/BF16": "#00CC96", "INT8": "#FFA15A", "INT4": "#EF553B"}
 
@@ -222,8 +222,8 @@ def render_lab(cat: Catalog, store: Store) -> None:
     if not models:
         st.info("The lab needs a local transformers model in models.yaml (the bundled SmolLM2 is one).")
         return
-    if not llamacpp_local.installed():
-        st.info(f"GGUF through llama.cpp is off: {llamacpp_local.INSTALL_HINT}.", icon=":material/extension:")
+    if not readiness.llamacpp_installed():
+        st.info(f"GGUF through llama.cpp is off: {readiness.LLAMACPP_INSTALL_HINT}.", icon=":material/extension:")
     jobs = lab_jobs()
     lab_id = st.session_state.get("quant_lab_id")
     job = jobs.get(lab_id) if lab_id else None

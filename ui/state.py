@@ -6,12 +6,12 @@ import threading
 
 import streamlit as st
 
-from bakeoff.catalog.config import Catalog, load_catalog, resolve
+from bakeoff.catalog import readiness
+from bakeoff.catalog.config import Catalog, load_catalog
+from bakeoff.catalog.readiness import Availability
 from bakeoff.jobs.live import LiveJudgings, LiveRuns
 from bakeoff.runner import scoring
 from bakeoff.store.store import Store
-from providers import registry
-from providers.base import Availability, HasPrecisions
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,22 +45,10 @@ def live_judgings() -> LiveJudgings:
 @st.cache_data(ttl=15, show_spinner=False)
 def availability(model_id: str) -> Availability:
     """Cheap, cached: key present / server up / weights on disk. Never loads a model."""
-    try:
-        spec = resolve(catalog(), model_id)
-        return registry.get(spec.provider).check(spec)
-    except Exception as exc:  # a provider that cannot even load is shown, not raised
-        return Availability("unsupported", str(exc))
+    return readiness.availability(catalog(), model_id)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def precision_support(model_id: str) -> dict[str, str | None]:
-    """Which precisions can run here for a local model: None = yes, else why not.
-
-    From what is installed, not by importing bitsandbytes: that import took 6 s of the Compare page's
-    first render (bench/dashboard_responsiveness.py). A broken install still fails at load, with its reason.
-    """
-    spec = resolve(catalog(), model_id)
-    provider = registry.get(spec.provider)
-    if isinstance(provider, HasPrecisions):
-        return dict(provider.precision_support(spec, probe=False))
-    return {p: None for p in spec.precisions}
+    """Which precisions can run here for a local model: None = yes, else why not."""
+    return readiness.precision_support(catalog(), model_id)

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.catalog.config import load_catalog
 from bakeoff.jobs.live import LiveJudgings
 from bakeoff.judging import (
     InvalidJudging,
@@ -22,7 +21,7 @@ from bakeoff.judging import (
 )
 from bakeoff.records import Result, Run
 from bakeoff.runner.fan_out import RetryPolicy
-from metrics.judge import JUDGE_MAX_TOKENS, JUDGE_TEMPERATURE, SCORE_MAX, SCORE_MIN
+from metrics.judge import JUDGE_MAX_TOKENS, JUDGE_TEMPERATURE
 from tests.conftest import scripted_catalog
 
 FAST = RetryPolicy(base_s=0.01, cap_s=0.02)
@@ -203,41 +202,6 @@ def test_background_judging_saves_as_it_goes_and_stop_keeps_no_half_verdicts(scr
     job.cancel.set()
     assert job.finished.wait(10)
     assert len(store.judgments_for(run.run_id)) == 2  # the stopped judging stored nothing
-
-
-@pytest.mark.local
-def test_real_smollm2_judge_end_to_end(store):
-    """The bundled SmolLM2 judges for real; whatever it answers is parsed or recorded as a grader error."""
-    cat = load_catalog()
-    run, results = answered(
-        store,
-        {"good": "The capital of France is Paris.", "bad": "The capital of France is Berlin."},
-        reference="Paris",
-    )
-    got = []
-    for mode in ("rubric", "pairwise"):
-        settings = JudgeSettings(judge_ref="smollm2-135m-instruct", mode=mode, max_tokens=160)
-        got += judge_blocking(run, results, settings, cat, store)
-    assert len(got) == 3  # two rubric judgments, one pairwise
-    for j in got:
-        assert j.calls and all(c["status"] == "ok" for c in j.calls), j.calls
-        assert j.cost_basis == "local compute" and j.latency_s > 0
-        if j.grader_error:
-            assert j.error_message and j.score is None and j.verdict is None
-        elif j.mode == "rubric":
-            assert SCORE_MIN <= j.score <= SCORE_MAX
-        else:
-            assert j.verdict in ("a", "b", "tie")
-    stored = store.judgments_for(run.run_id)
-    assert [(s.judgment_id, s.grader_error, s.score, s.verdict) for s in stored] == [
-        (j.judgment_id, j.grader_error, j.score, j.verdict) for j in got
-    ]
-    ok, total = parse_rate(stored)
-    print(
-        f"\nSmolLM2 judge: {ok}/{total} parsed; "
-        + json.dumps([{"mode": j.mode, "score": j.score, "verdict": j.verdict, "error": j.error_message}
-                      for j in stored])
-    )
 
 
 def test_threads_do_not_leak():

@@ -190,19 +190,3 @@ def test_cli_json_prints_scores_and_checks(tmp_path, monkeypatch, capsys):
     assert cli.main(["--db", str(tmp_path / "c.db"), "run", "--prompt", "x", "--model", "alpha",
                      "--check", "nonsense"]) == 2
     assert "unknown check" in capsys.readouterr().err
-
-
-@pytest.mark.local
-def test_real_embedder_scores_a_paraphrase_above_an_unrelated_answer(real_embedder):
-    run = Run(prompt="Why is the sky blue?", model_refs=["a", "b", "c"],
-              reference="Sunlight is scattered by air molecules, and blue light scatters the most.")
-    results = [
-        _result(run, "a", "Air molecules scatter blue sunlight more than red light."),
-        _result(run, "b", "Molecules in the air scatter short blue wavelengths of sunlight most strongly."),
-        _result(run, "c", "My favourite pasta recipe uses garlic and basil."),
-    ]
-    score_results(run, results)
-    a, b, c = (r.scores for r in results)
-    assert a["semantic_similarity"] > 0.6 > c["semantic_similarity"]
-    assert min(a["agreement"], b["agreement"]) > c["agreement"]
-    assert all(not r.score_notes for r in results)
