@@ -163,9 +163,22 @@ class Catalog:
     local_compute: LocalCompute = field(default_factory=LocalCompute)
     problems: list[ConfigProblem] = field(default_factory=list)
 
+    def catalog_id(self, model_ref: str) -> str | None:
+        """The models.yaml id a reference names: itself, or for a direct "provider/model" id the entry with the
+        same provider and model (active first), so `openai/gpt-4o-mini` gets gpt-4o-mini's facts and prices."""
+        ref = model_ref.partition("@")[0]
+        if ref in self.entries:
+            return ref
+        provider, sep, model = ref.partition("/")
+        if not sep:
+            return None
+        provider = PROVIDER_ALIASES.get(provider, provider)
+        same = [key for key, e in self.entries.items() if e.provider == provider and e.model == model]
+        return next((key for key in same if self.entries[key].active), same[0] if same else None)
+
     def price_on(self, model_id: str, day: dt.date) -> PriceRow | None:
-        """The row in force on `day` (latest as_of <= day); None = unpriced."""
-        rows = [r for r in self.prices.get(model_id, []) if r.as_of <= day]
+        """The row in force on `day` (latest as_of <= day); None = unpriced. Direct ids price as their entry."""
+        rows = [r for r in self.prices.get(self.catalog_id(model_id) or model_id, []) if r.as_of <= day]
         return rows[-1] if rows else None
 
     def stale_prices(
@@ -285,10 +298,10 @@ def resolve(catalog: Catalog, model_ref: str) -> ModelSpec:
     ref, _, precision = model_ref.strip().partition("@")
     if precision and precision not in PRECISIONS:
         raise UnknownModel(f"Unknown precision {precision!r} in {model_ref!r}; use one of {', '.join(PRECISIONS)}")
-    entry = catalog.entries.get(ref)
-    if entry is not None:
-        model_id = ref
-    else:
+    known = catalog.catalog_id(ref)
+    entry = catalog.entries[known] if known is not None else None
+    model_id = ref
+    if entry is None:
         provider, sep, model = ref.partition("/")
         provider = PROVIDER_ALIASES.get(provider, provider)
         if not sep or not model:
@@ -303,7 +316,6 @@ def resolve(catalog: Catalog, model_ref: str) -> ModelSpec:
             kind="local" if local else "commercial",
             precisions=list(PRECISIONS) if provider == "transformers" else [],
         )
-        model_id = ref
     if precision and entry.provider != "transformers":
         raise UnknownModel(f"{model_ref!r}: a precision suffix only applies to in-process local models")
     if precision and entry.precisions and precision not in entry.precisions:

@@ -65,11 +65,12 @@ def test_run_json_via_environment_variables(servers: Callable[[], FakeServer], t
         assert 0 < r["ttft_s"] <= r["e2e_s"]
         assert (r["input_tokens"], r["output_tokens"], r["tokens_source"]) == (1100, 700, "reported")
         assert r["attempts"] == 1 and [a["outcome"] for a in r["attempt_log"]] == ["ok"]
-    row = load_catalog().price_on("gpt-4o-mini", dt.date.today())  # the shipped catalog's price
-    expected = ((1100 * row.input + 700 * row.output) / Decimal(1_000_000)).quantize(Decimal("0.000001"))
-    assert Decimal(results["gpt-4o-mini"]["cost_usd"]) == expected
-    assert results["gpt-4o-mini"]["price_as_of"] == row.as_of.isoformat()
-    assert results["anthropic/claude-haiku-4-5-20251001"]["cost_usd"] is None  # not in the catalog: unpriced
+    catalog = load_catalog()
+    # A catalog id and a direct provider/model id of a catalog entry are priced alike, exactly (no rounding).
+    for ref, entry_id in (("gpt-4o-mini", "gpt-4o-mini"), ("anthropic/claude-haiku-4-5-20251001", "claude-haiku-4-5")):
+        row = catalog.price_on(entry_id, dt.date.today())  # the shipped catalog's price
+        assert Decimal(results[ref]["cost_usd"]) == (1100 * row.input + 700 * row.output) / Decimal(1_000_000)
+        assert results[ref]["price_as_of"] == row.as_of.isoformat()
     bad = results[MISSING]
     assert (bad["status"], bad["error"]["class"], bad["error"]["http_status"]) == ("error", "NotFound", 404)
 
