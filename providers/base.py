@@ -39,15 +39,41 @@ class ModelSpec:
         return f"{self.id}@{self.precision}" if self.precision else self.id
 
 
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier message of a conversation (the system prompt is not a turn: see Request.system)."""
+
+    role: Role
+    content: str
+
+
 @dataclass(frozen=True)
 class Request:
+    """One call: the new user turn (`prompt`), an optional system prompt, and the conversation so far.
+
+    `history` holds the earlier turns, oldest first, alternating user/assistant and ending with an
+    assistant turn; each provider sends system + history + prompt in its own native message format.
+    """
+
     prompt: str
     system: str | None = None
+    history: tuple[Turn, ...] = ()
     max_tokens: int = 256
     temperature: float = 0.7
     top_p: float | None = None
     seed: int | None = None
     timeout_s: float = 120.0  # whole attempt, connect included
+
+    def turns(self) -> list[Turn]:
+        """History plus the new user turn, oldest first: what chat APIs call `messages` (system aside).
+
+        >>> Request("And Spain?", history=(Turn("user", "Capital of France?"), Turn("assistant", "Paris."))).turns()[-1]
+        Turn(role='user', content='And Spain?')
+        """
+        return [*self.history, Turn("user", self.prompt)]
 
 
 # ---- events -------------------------------------------------------------------------------
