@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from collections.abc import Iterator
 
 from bakeoff.records import Run
 
@@ -37,6 +39,8 @@ def validate(run: Run) -> None:
     if not run.model_refs:
         raise InvalidRun("No model selected: pick at least one model.")
     p = run.params
+    for name, text in _texts(run):
+        _check_text(name, text)
     size = len(run.prompt) + len(p.system or "")
     max_chars = int(limit("MAX_PROMPT_CHARS", MAX_PROMPT_CHARS))
     if size > max_chars:
@@ -55,3 +59,36 @@ def validate(run: Run) -> None:
         raise InvalidRun(f"Timeout must be between 0 and {MAX_TIMEOUT_S:g} seconds (got {p.timeout_s}).")
     if p.seed is not None and (not isinstance(p.seed, int) or isinstance(p.seed, bool) or abs(p.seed) >= 2**63):
         raise InvalidRun(f"Seed must be a whole number below 2^63 (got {p.seed!r}).")
+
+
+def _texts(run: Run) -> Iterator[tuple[str, str]]:
+    """Every text of a run that is stored and sent, with the name the user knows it by."""
+    yield "the prompt", run.prompt
+    if isinstance(run.params.system, str):
+        yield "the system prompt", run.params.system
+    if isinstance(run.reference, str):
+        yield "the reference answer", run.reference
+    for i, check in enumerate(run.assertions, 1):
+        value = check.value
+        if value is not None:
+            yield f"check {i}", value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _check_text(name: str, text: str) -> None:
+    """Refuse what UTF-8 cannot carry: lone surrogates, and undecodable bytes that Python keeps as surrogates.
+
+    Caught here, the user learns where; caught by the store or an SDK, it was a UnicodeEncodeError traceback.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(text[exc.start])
+        what = (
+            f"the byte 0x{code - 0xDC00:02X}, which is not UTF-8"
+            if 0xDC80 <= code <= 0xDCFF  # how Python keeps an undecodable byte (surrogateescape)
+            else f"U+{code:04X}, a lone surrogate"
+        )
+        raise InvalidRun(
+            f"{name[0].upper()}{name[1:]} is not valid text at character {exc.start + 1:,} ({what}): "
+            "save it as UTF-8, or delete that character."
+        ) from None
