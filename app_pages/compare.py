@@ -13,7 +13,7 @@ from ui.estimate_view import budget_setting, estimate, md_dollars, render_estima
 from ui.local_compute import effective_catalog
 from ui.prefill import apply_prefill
 from ui.repeats_view import render_repeats, repeats_setting, series_registry
-from ui.run_view import render_compare
+from ui.run_view import render_compare, render_unsaved
 from ui.sidebar import blind_toggle, generation_settings, model_picker
 
 cat = effective_catalog(state.catalog())  # with this session's hardware $/hour, if set on Settings
@@ -108,6 +108,7 @@ def live_cards(run_id: str) -> None:
     if current is None or current.done or all(r.done for r in current.snapshot()):
         st.rerun()
     _repeat_caption()
+    render_unsaved(current.run)
     _cards(run_id, current.snapshot())
 
 
@@ -128,6 +129,7 @@ def scoring_cards(run_id: str) -> None:
     if current is None or current.done:
         st.rerun()
     _repeat_caption()
+    render_unsaved(current.run)
     _cards(run_id, current.snapshot())
     st.caption("Scoring the answers (quality metrics)…")
 
@@ -146,7 +148,9 @@ if run_id:
             st.error(f"The run could not complete: {live.failure}. Results that finished are saved.")
         if series is not None and series.failure:
             st.error(f"The repeats stopped early: {series.failure}. Repeats that finished are saved.")
-        found = store.get_run(run_id)
+        if live is not None:
+            render_unsaved(live.run)
+        found = store.get_run(run_id) if live is None or not live.run.unsaved else None  # else: the copy in memory
         run, results = found if found is not None else (live.run, live.snapshot()) if live is not None else (None, [])
         if run is not None:
             if series is not None and series.total > 1:

@@ -29,7 +29,7 @@ from bakeoff.judging import (
     parse_rate,
 )
 from bakeoff.records import Judgment, Result, Run
-from bakeoff.runner.engine import run_blocking
+from bakeoff.runner.engine import run_blocking, unsaved_message
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from bakeoff.store import export
@@ -364,4 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"run {run.run_id}")
         for r in results:
             _print_result(r)
+    if run.unsaved:  # the answers above are printed, but not in the store
+        print(f"error: {unsaved_message(run)}", file=sys.stderr)
+        return 1
     return 0 if all(r.status == "ok" for r in results) else 1

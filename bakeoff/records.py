@@ -43,8 +43,10 @@ class Run:
     assertions: list[Assertion] = field(default_factory=list)  # the user's checks, run on every answer
     run_id: str = field(default_factory=new_id)
     created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started
-    status: Literal["running", "done", "cancelled", "interrupted"] = "running"  # interrupted: its process died
+    # interrupted: its process died; unsaved: it finished but some of it is missing from the store (see `unsaved`)
+    status: Literal["running", "done", "cancelled", "interrupted", "unsaved"] = "running"
     source: str = "ui"  # ui | cli | batch
+    unsaved: dict[str, str] = field(default_factory=dict)  # model_ref (or "run status") -> what was not saved, why
 
 
 @dataclass

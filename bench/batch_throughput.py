@@ -46,7 +46,20 @@ def _replies(calls: int, latency: float, every: int, retry_after: float) -> tupl
     return tuple(out)
 
 
-async def _main(args: argparse.Namespace) -> int:
+@dataclasses.dataclass
+class _Figures:
+    arrivals: list[int]  # the server's arrival stamps, ns, sorted
+    wall: float  # the batch's wall time, s
+    ok: int
+    failed: int
+    limited_429: int
+    resume_requests: int  # requests the server saw while the batch resumed
+    resume_cached: int
+    resume_s: float
+
+
+async def _measure(args: argparse.Namespace) -> _Figures:
+    """Run the batch against the fake server, then resume it from the store; what the server and store saw."""
     os.environ["BAKEOFF_EMBEDDINGS"] = "off"  # no reference answers here; keep the CPU for the calls
     os.environ["OPENAI_API_KEY"] = KEY
     from bakeoff.batch.input import BatchItem
@@ -76,14 +89,9 @@ async def _main(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         outcome = await run_batch(batch, cat, store)
         wall = time.monotonic() - t0
-        stamps = server.stamps()
-        arrivals = sorted(s.arrived_ns for s in stamps)
-        span = (arrivals[-1] - arrivals[0]) / 1e9 if len(arrivals) > 1 else float("nan")
-        server_rate = (len(arrivals) - 1) / span * 60 if span else float("nan")
+        arrivals = sorted(s.arrived_ns for s in server.stamps())
         ok = sum(r.status == "ok" for r in outcome.results)
-        failed = len(outcome.results) - ok
         limited_429 = sum(a["outcome"] == "RateLimited" for r in outcome.results for a in r.attempt_log)
-        cell_rate = ok / wall * 60
 
         t1 = time.monotonic()
         resumed = await run_batch(get_batch(store, batch.batch_id), cat, store)
@@ -91,7 +99,15 @@ async def _main(args: argparse.Namespace) -> int:
         resume_requests = len(server.stamps())
     finally:
         server.stop()
+    return _Figures(arrivals, wall, ok, len(outcome.results) - ok, limited_429, resume_requests, len(resumed.cached),
+                    resume_s)
 
+
+def _report(args: argparse.Namespace, f: _Figures) -> int:
+    """Print the markdown table; 0 when every goal is met."""
+    span = (f.arrivals[-1] - f.arrivals[0]) / 1e9 if len(f.arrivals) > 1 else float("nan")
+    server_rate = (len(f.arrivals) - 1) / span * 60 if span else float("nan")
+    cell_rate = f.ok / f.wall * 60
     ratio = server_rate / args.rpm
     print("## Batch throughput against a rate limit\n")
     print(f"Machine: {machine()}\n")
@@ -102,23 +118,24 @@ async def _main(args: argparse.Namespace) -> int:
     )
     print("| figure | value | goal |")
     print("|---|---|---|")
-    print(f"| requests the server saw | {len(arrivals)} ({limited_429} answered 429) | — |")
+    print(f"| requests the server saw | {len(f.arrivals)} ({f.limited_429} answered 429) | — |")
     print(
         f"| achieved rate at the server | {server_rate:.1f}/min = **{ratio:.3f}** × limit | {verdict(ratio >= 0.95)} |"
     )
     print(
         f"| answered cells over the batch's wall time | {cell_rate:.1f}/min = {cell_rate / args.rpm:.3f} × limit "
-        f"({wall:.1f} s) | — |"
+        f"({f.wall:.1f} s) | — |"
     )
-    print(f"| failed cells | {failed} | {verdict(failed == 0)} |")
+    print(f"| failed cells | {f.failed} | {verdict(f.failed == 0)} |")
     print(
-        f"| resume: requests sent / cells cached | {resume_requests} / {len(resumed.cached)} ({resume_s:.1f} s) "
-        f"| {verdict(resume_requests == 0 and len(resumed.cached) == ok)} |"
+        f"| resume: requests sent / cells cached | {f.resume_requests} / {f.resume_cached} ({f.resume_s:.1f} s) "
+        f"| {verdict(f.resume_requests == 0 and f.resume_cached == f.ok)} |"
     )
     print(
-        f"| never above the limit | max over any 60 s window: {_max_window(arrivals, 60):d} requests | ≤ {args.rpm:g} |"
+        f"| never above the limit | max over any 60 s window: {_max_window(f.arrivals, 60):d} requests "
+        f"| ≤ {args.rpm:g} |"
     )
-    return 0 if ratio >= 0.95 and failed == 0 and resume_requests == 0 else 1
+    return 0 if ratio >= 0.95 and f.failed == 0 and f.resume_requests == 0 else 1
 
 
 def _max_window(arrivals_ns: list[int], seconds: float) -> int:
@@ -142,7 +159,7 @@ def main() -> int:
     args = p.parse_args()
     if args.quick:
         args.calls, args.rpm = 100, 1200.0
-    return asyncio.run(_main(args))
+    return _report(args, asyncio.run(_measure(args)))
 
 
 if __name__ == "__main__":

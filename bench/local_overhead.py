@@ -167,7 +167,7 @@ def check(n: int, which: str, new_tokens: int) -> int:
 
 def llamacpp_rows(reps: int, new_tokens: int) -> list[str]:
     """LlamaCppProvider.stream() vs a bare Llama.generate loop with the provider's settings."""
-    from providers import llamacpp_local
+    from providers import llamacpp_local, llamacpp_local_loading
 
     if not llamacpp_local.installed():
         return ["| llama.cpp | not measured: llama-cpp-python is not importable in .venv | | | | |"]
@@ -177,7 +177,7 @@ def llamacpp_rows(reps: int, new_tokens: int) -> list[str]:
     provider = llamacpp_local.LlamaCppProvider()
     loaded = provider.load(spec)
     req = Request(prompt=PROMPT, max_tokens=new_tokens, temperature=0)
-    prompt_ids = llamacpp_local._encode(loaded, spec, req)
+    prompt_ids = llamacpp_local_loading.encode(loaded, spec, req)
 
     def bare_loop() -> tuple[int, float]:
         llm = loaded.llm

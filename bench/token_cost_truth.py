@@ -59,6 +59,10 @@ def row_of(cat: Catalog, key: str):  # type: ignore[no-untyped-def]
 
 
 def cases() -> list[Case]:
+    return [*_openai_cases(), *_anthropic_cases(), *_gemini_cases(), *_cohere_cases()]
+
+
+def _openai_cases() -> list[Case]:
     out: list[Case] = []
     for p, c, o in [(12, 0, 7), (123_457, 0, 45_678), (150_000, 100_000, 9_999)]:
         out.append(
@@ -78,6 +82,11 @@ def cases() -> list[Case]:
                 ),
             )
         )
+    return out
+
+
+def _anthropic_cases() -> list[Case]:
+    out: list[Case] = []
     for i, r, o in [(9, 0, 3), (98_765, 0, 4_321), (5_000, 180_000, 2_500)]:
         out.append(
             Case(
@@ -96,6 +105,11 @@ def cases() -> list[Case]:
                 ),
             )
         )
+    return out
+
+
+def _gemini_cases() -> list[Case]:
+    out: list[Case] = []
     for p, c, o, t in [(7, None, 10, None), (200_001, 50_000, 12_345, None), (3_000, None, 800, 1_500)]:
         out.append(
             Case(
@@ -121,6 +135,11 @@ def cases() -> list[Case]:
                 ),
             )
         )
+    return out
+
+
+def _cohere_cases() -> list[Case]:
+    out: list[Case] = []
     for bi, bo, raw in [(5, 26, 71), (87_654, 3_210, 87_720)]:
         out.append(
             Case(

@@ -152,9 +152,7 @@ class GeminiProvider:
         response_id = model_version = None
         yield Sent()
         try:
-            stream = await models.generate_content_stream(
-                model=spec.model, contents=req.prompt, config=config
-            )
+            stream = await models.generate_content_stream(model=spec.model, contents=req.prompt, config=config)
             async with contextlib.aclosing(stream) as chunks:
                 async for chunk in chunks:
                     response_id = chunk.response_id or response_id
@@ -186,16 +184,8 @@ class GeminiProvider:
         if usage is not None:
             yield _usage(usage)
         yield Finish("content_filter" if finish is None else _FINISH.get(finish, finish.lower()))
-        extra = {
-            k: v
-            for k, v in {
-                "model": model_version,
-                "block_reason": block_reason,
-                "finish_reason": finish,
-            }.items()
-            if v
-        }
-        yield Meta(request_id=response_id, extra=extra)
+        extra = {"model": model_version, "block_reason": block_reason, "finish_reason": finish}
+        yield Meta(request_id=response_id, extra={k: v for k, v in extra.items() if v})
 
 
 @functools.cache

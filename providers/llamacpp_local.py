@@ -18,6 +18,8 @@ native build crashes with SIGILL on machines whose compiler and CPU disagree.
 - chat models are prompted through the chat template stored in the GGUF; base models
   (`chat_template: false`) get plain text.
 
+Loading lives in llamacpp_local_loading, generation in llamacpp_local_generation.
+
 Options (`options:` in models.yaml): `n_ctx` (context allocated, default 4096, capped at the
 model's trained context), `n_threads` (default: every core).
 """
@@ -25,18 +27,15 @@ model's trained context), `n_threads` (default: every core).
 from __future__ import annotations
 
 import asyncio
-import atexit
-import codecs
 import contextlib
 import importlib.util
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from providers import llamacpp_local_loading as loading
 from providers.base import (
     PRECISIONS,
     Availability,
@@ -44,21 +43,18 @@ from providers.base import (
     ConfigError,
     ContextLength,
     Event,
-    Finish,
     Meta,
     ModelSpec,
     NotFound,
     Precision,
     ProviderError,
     Request,
-    Sent,
     ServerError,
     Status,
-    TextDelta,
     Unsupported,
-    Usage,
 )
-from providers.hf_lock import CPU_TURN, LOAD_LOCK
+from providers.llamacpp_local_generation import generate
+from providers.llamacpp_local_loading import LoadedGGUF, encode, get_or_load
 from providers.local_weights import locate
 
 INSTALL_HINT = (
@@ -66,48 +62,10 @@ INSTALL_HINT = (
     "pip install --no-cache-dir -r requirements-llamacpp.txt (compiles for 6-10 minutes)"
 )
 DEFAULT_N_CTX = 4096
-_LOCK_POLL_S = 0.01
-
-# llama.cpp's LLAMA_FTYPE_MOSTLY_* numbering (general.file_type in a GGUF), for labels.
-FILE_TYPES: dict[int, str] = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
-}
 
 
 def installed() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
-
-
-@dataclass(eq=False)
-class LoadedGGUF:
-    """One GGUF loaded by llama.cpp, shared process-wide; generation holds CPU_TURN."""
-
-    llm: Any  # llama_cpp.Llama
-    path: Path
-    n_ctx: int
-    load_s: float
-    memory_bytes: int  # llama_model_size: bytes of the weight tensors as stored
-    n_params: int
-    quantization: str  # Q4_1, Q4_K_M… from general.file_type
-    formatter: Any  # Jinja2ChatFormatter from the GGUF's chat template, or None
-
-
-_registry_lock = threading.Lock()
-_models: dict[tuple[str, int], LoadedGGUF] = {}
-_key_locks: dict[tuple[str, int], threading.Lock] = {}
-
-
-@atexit.register
-def _close_all() -> None:
-    """Free native models before interpreter teardown: Llama.__del__ at shutdown finds its C symbols gone."""
-    with _registry_lock:
-        loaded = list(_models.values())
-        _models.clear()
-    for model in loaded:
-        with contextlib.suppress(Exception):
-            model.llm.close()
 
 
 def precision_reason() -> str:
@@ -145,23 +103,15 @@ class LlamaCppProvider:
         """Load (or return the loaded) model; blocking."""
         _refuse(spec)
         path, _ = _gguf_path(spec, assemble=True)
-        return _get_or_load(path, _n_ctx(spec), _n_threads(spec))
+        return get_or_load(path, _n_ctx(spec), _n_threads(spec))
 
     def unload(self, spec: ModelSpec) -> bool:
         path, _ = _gguf_path(spec, assemble=False)
-        with _registry_lock:
-            dropped = _models.pop((str(path.resolve()), _n_ctx(spec)), None)
-        if dropped is None:
-            return False
-        with CPU_TURN:  # never free the native model under a running generation
-            with contextlib.suppress(Exception):
-                dropped.llm.close()
-        return True
+        return loading.unload(path, _n_ctx(spec))
 
     def is_loaded(self, spec: ModelSpec) -> bool:
         path, _ = _gguf_path(spec, assemble=False)
-        with _registry_lock:
-            return (str(path.resolve()), _n_ctx(spec)) in _models
+        return loading.loaded_model(path, _n_ctx(spec)) is not None
 
     async def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
         """Status* Meta Sent TextDelta* Usage Finish; ProviderError on failure."""
@@ -170,17 +120,16 @@ class LlamaCppProvider:
             _validate(req)
             path, pending = _gguf_path(spec, assemble=False)
             n_ctx = _n_ctx(spec)
-            with _registry_lock:
-                loaded = _models.get((str(path.resolve()), n_ctx))
+            loaded = loading.loaded_model(path, n_ctx)
             load_s = 0.0
             if loaded is None:
                 yield Status(f"loading {path.name} with llama.cpp (first use)…")
                 started = time.perf_counter()
                 if pending:
                     path, _ = await asyncio.to_thread(_gguf_path, spec, assemble=True)
-                loaded = await asyncio.to_thread(_get_or_load, path, n_ctx, _n_threads(spec))
+                loaded = await asyncio.to_thread(get_or_load, path, n_ctx, _n_threads(spec))
                 load_s = time.perf_counter() - started
-            prompt_ids = await asyncio.to_thread(_encode, loaded, spec, req)
+            prompt_ids = await asyncio.to_thread(encode, loaded, spec, req)
             if len(prompt_ids) + req.max_tokens > loaded.n_ctx:
                 raise ContextLength(
                     f"prompt ({len(prompt_ids)} tokens) + max_tokens ({req.max_tokens}) exceeds the "
@@ -197,7 +146,7 @@ class LlamaCppProvider:
                     "params": loaded.n_params,
                 },
             )
-            async with contextlib.aclosing(_generate(loaded, prompt_ids, req)) as events:
+            async with contextlib.aclosing(generate(loaded, prompt_ids, req)) as events:
                 async for event in events:
                     yield event
         except ProviderError:
@@ -206,7 +155,7 @@ class LlamaCppProvider:
             raise ServerError(f"{spec.display_id}: {type(exc).__name__}: {exc}") from exc
 
 
-# ---- locating and loading ---------------------------------------------------------------------
+# ---- locating ----------------------------------------------------------------------------------
 
 
 def _refuse(spec: ModelSpec) -> None:
@@ -250,200 +199,3 @@ def _n_ctx(spec: ModelSpec) -> int:
 
 def _n_threads(spec: ModelSpec) -> int:
     return int((spec.options or {}).get("n_threads", os.cpu_count() or 1))
-
-
-def _get_or_load(path: Path, n_ctx: int, n_threads: int) -> LoadedGGUF:
-    key = (str(path.resolve()), n_ctx)
-    with _registry_lock:
-        loaded = _models.get(key)
-        lock = _key_locks.setdefault(key, threading.Lock())
-    if loaded is not None:
-        return loaded
-    with lock:
-        with _registry_lock:
-            loaded = _models.get(key)
-        if loaded is None:
-            try:
-                loaded = _load(path, n_ctx, n_threads)
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise _load_error(exc, path) from exc
-            with _registry_lock:
-                _models[key] = loaded
-    return loaded
-
-
-def _load(path: Path, n_ctx: int, n_threads: int) -> LoadedGGUF:
-    started = time.perf_counter()
-    with LOAD_LOCK:
-        from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        llm = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            verbose=False,
-        )
-    trained = llm.n_ctx_train() if hasattr(llm, "n_ctx_train") else None
-    if trained and n_ctx > trained:  # never allocate past what the model was trained for
-        llm.close()
-        return _load(path, trained, n_threads)
-    metadata = llm.metadata or {}
-    template = metadata.get("tokenizer.chat_template")
-    formatter = None
-    if template:
-        eos, bos = llm.token_eos(), llm.token_bos()
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=llm._model.token_get_text(eos) if eos != -1 else "",
-            bos_token=llm._model.token_get_text(bos) if bos != -1 else "",
-            stop_token_ids=[eos],
-        )
-    try:
-        file_type = FILE_TYPES.get(int(metadata.get("general.file_type", -1)), "GGUF")
-    except ValueError:
-        file_type = "GGUF"
-    return LoadedGGUF(
-        llm=llm,
-        path=path,
-        n_ctx=min(n_ctx, llm.n_ctx()),  # llama.cpp may pad its context; the token buffer has n_ctx slots
-        load_s=time.perf_counter() - started,
-        memory_bytes=int(llm._model.size()),
-        n_params=int(llm._model.n_params()),
-        quantization=file_type,
-        formatter=formatter,
-    )
-
-
-def _load_error(exc: Exception, path: Path) -> ProviderError:
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, MemoryError):
-        return Unsupported(f"{path.name}: not enough memory to load ({text})")
-    if isinstance(exc, ValueError) and "Failed to load model" in str(exc):
-        return ConfigError(f"{path.name}: llama.cpp could not load this file (not a GGUF it supports?): {text}")
-    if isinstance(exc, OSError):
-        return NotFound(f"{path.name}: could not read the file ({text})")
-    return ConfigError(f"{path.name} could not be loaded: {text}")
-
-
-def _encode(loaded: LoadedGGUF, spec: ModelSpec, req: Request) -> list[int]:
-    """Prompt ids: the GGUF's chat template for chat models, plain text for base models."""
-    llm = loaded.llm
-    if spec.chat_template:
-        if loaded.formatter is None:
-            raise ConfigError(f"{spec.id}: {loaded.path.name} has no chat template; set `chat_template: false`")
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        messages.append({"role": "user", "content": req.prompt})
-        formatted = loaded.formatter(messages=messages)
-        ids = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
-    else:
-        text = f"{req.system}\n\n{req.prompt}" if req.system else req.prompt
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-    if not ids:
-        raise BadRequest("the prompt is empty")
-    return list(ids)
-
-
-# ---- generation -------------------------------------------------------------------------------
-
-_DONE = object()
-
-
-@dataclass
-class _Outcome:
-    generated: int = 0
-    finish: str = "length"
-    error: BaseException | None = None
-
-
-async def _generate(loaded: LoadedGGUF, prompt_ids: list[int], req: Request) -> AsyncIterator[Event]:
-    """Sent, text as tokens arrive, Usage, Finish; holds CPU_TURN until the worker has stopped."""
-    if not CPU_TURN.acquire(blocking=False):
-        yield Status("waiting for the CPU: local models take turns so each is timed fairly")
-        while not CPU_TURN.acquire(blocking=False):
-            await asyncio.sleep(_LOCK_POLL_S)
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    try:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-
-        def push(item: Any) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        outcome = _Outcome()
-        thread = threading.Thread(
-            target=_run,
-            args=(loaded, prompt_ids, req, stop, outcome, push),
-            name=f"bakeoff-llamacpp[{loaded.path.name}]",
-            daemon=True,
-        )
-        yield Sent()
-        thread.start()  # releases CPU_TURN when done
-        while (item := await queue.get()) is not _DONE:
-            yield TextDelta(item)
-        thread.join()
-        if outcome.error is not None:
-            raise ServerError(f"generation failed: {type(outcome.error).__name__}: {outcome.error}")
-        yield Usage(input_tokens=len(prompt_ids), output_tokens=outcome.generated, source="counted")
-        yield Finish(outcome.finish)
-    finally:
-        stop.set()
-        if thread is None or thread.ident is None:
-            CPU_TURN.release()
-        elif thread.is_alive():
-            with contextlib.suppress(BaseException):
-                await asyncio.to_thread(thread.join)
-
-
-def _run(
-    loaded: LoadedGGUF, prompt_ids: list[int], req: Request, stop: threading.Event, outcome: _Outcome, push: Any
-) -> None:
-    import llama_cpp
-
-    llm = loaded.llm
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    try:
-        llm.reset()  # no prefix reuse from an earlier request: every prompt is processed, as elsewhere
-        # an unseeded request draws a fresh random seed (LLAMA_DEFAULT_SEED), never an earlier request's seed
-        llm.set_seed(req.seed if req.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
-        greedy = req.temperature <= 0
-        tokens = llm.generate(
-            prompt_ids,
-            temp=0.0 if greedy else req.temperature,
-            top_p=1.0 if req.top_p is None else req.top_p,
-            top_k=0,
-            min_p=0.0,
-            typical_p=1.0,
-            repeat_penalty=1.0,
-            reset=True,
-        )
-        vocab = llm._model.vocab
-        for token in tokens:
-            if stop.is_set():
-                outcome.finish = "cancelled"
-                break
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                outcome.finish = "stop"
-                break
-            outcome.generated += 1
-            piece = llm.detokenize([token], prev_tokens=None)
-            text = decoder.decode(piece)
-            if text:
-                push(text)
-            if outcome.generated >= req.max_tokens:
-                outcome.finish = "length"
-                break
-        tokens.close()
-        tail = decoder.decode(b"", final=True)
-        if tail:
-            push(tail)
-    except BaseException as exc:
-        outcome.error = exc
-    finally:
-        CPU_TURN.release()
-        push(_DONE)

@@ -213,30 +213,7 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
         "score CIs are 95% percentile bootstraps over cells. TTFT/E2E follow vLLM's benchmark definitions."
     )
 
-    models = list(dict.fromkeys(r.model_ref for r in results))
-    if len(models) >= 2:
-        st.subheader("Paired comparison")
-        metrics = comparable_metrics(results)
-        a_col, b_col, m_col = st.columns(3)
-        a = a_col.selectbox("Model A", models, index=0, key="batch_pair_a")
-        b = b_col.selectbox("Model B", models, index=1, key="batch_pair_b")
-        default = next((m for m in ("exact_match", "token_f1", "semantic_similarity") if m in metrics), "e2e_s")
-        metric = m_col.selectbox(
-            "Metric", sorted(metrics), index=sorted(metrics).index(default), key="batch_pair_metric"
-        )
-        if a == b:
-            st.caption("Pick two different models.")
-        else:
-            pc = paired(results, a, b, metric)
-            if pc["items"] == 0:
-                st.caption("No prompt has an answer from both models for this metric.")
-            else:
-                better = "higher" if pc["higher_is_better"] else "lower"
-                st.markdown(
-                    f"On **{pc['items']}** prompts both answered, {a} − {b} = **{_fmt(pc['mean_diff'])}** "
-                    f"(95% CI {_fmt(pc['ci_low'])} to {_fmt(pc['ci_high'])}; {better} is better). "
-                    f"{a} better on **{pc['a_wins']:.0%}**, tie {pc['ties']:.0%}, {b} better on {pc['b_wins']:.0%}."
-                )
+    _render_paired(results)
 
     st.subheader("Per item")
     frame = cells_frame(batch.items, results, cached)
@@ -263,6 +240,33 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
             key=f"batch_export_{fmt}",
             icon=":material/download:",
         )
+
+
+def _render_paired(results: list[Result]) -> None:
+    """Two models' difference on one metric over the prompts both answered, with its CI and win rates."""
+    models = list(dict.fromkeys(r.model_ref for r in results))
+    if len(models) < 2:
+        return
+    st.subheader("Paired comparison")
+    metrics = comparable_metrics(results)
+    a_col, b_col, m_col = st.columns(3)
+    a = a_col.selectbox("Model A", models, index=0, key="batch_pair_a")
+    b = b_col.selectbox("Model B", models, index=1, key="batch_pair_b")
+    default = next((m for m in ("exact_match", "token_f1", "semantic_similarity") if m in metrics), "e2e_s")
+    metric = m_col.selectbox("Metric", sorted(metrics), index=sorted(metrics).index(default), key="batch_pair_metric")
+    if a == b:
+        st.caption("Pick two different models.")
+        return
+    pc = paired(results, a, b, metric)
+    if pc["items"] == 0:
+        st.caption("No prompt has an answer from both models for this metric.")
+        return
+    better = "higher" if pc["higher_is_better"] else "lower"
+    st.markdown(
+        f"On **{pc['items']}** prompts both answered, {a} − {b} = **{_fmt(pc['mean_diff'])}** "
+        f"(95% CI {_fmt(pc['ci_low'])} to {_fmt(pc['ci_high'])}; {better} is better). "
+        f"{a} better on **{pc['a_wins']:.0%}**, tie {pc['ties']:.0%}, {b} better on {pc['b_wins']:.0%}."
+    )
 
 
 def _prompt_of(items: Sequence[BatchItem], item_id: str) -> str:

@@ -151,48 +151,13 @@ def _ram() -> tuple[int | None, int | None]:
 
 
 def render_calculator(cat: Catalog) -> None:
-    sized = {k: e for k, e in cat.entries.items() if e.params_b}
-    source = st.radio("Model", ["From the catalog", "Type a parameter count"], horizontal=True, key="quant_source")
-    entry: CatalogEntry | None = None
-    model_key = "typed"
-    if source == "From the catalog" and sized:
-        model_id = st.selectbox("Catalog model", list(sized), key="quant_model",
-                                format_func=lambda k: sized[k].label or k)
-        entry = sized[model_id]
-        model_key = model_id
-        params_b, active_b = entry.params_b, entry.active_params_b
-        st.caption(f"{params_b:g}B parameters" + (f", {active_b:g}B active per token (MoE)" if active_b else "")
-                   + (f" · source: {entry.facts_source} ({entry.facts_as_of})" if entry.facts_source else ""))
-    else:
-        cols = st.columns(2)
-        params_b = cols[0].number_input("Parameters (billions)", min_value=0.001, value=70.0, step=1.0,
-                                        key="quant_params")
-        active = cols[1].number_input("Active parameters per token, MoE (billions, 0 = dense)", min_value=0.0,
-                                      value=0.0, step=1.0, key="quant_active")
-        active_b = active or None
-        if active_b and active_b > params_b:
-            st.error(f"Active parameters ({active_b:g}B) cannot exceed the total ({params_b:g}B).")
-            return
-    arch = catalog_architecture(entry) if entry is not None else Architecture()
-    st.markdown("**KV cache** (2 × layers × KV heads × head size × context × batch × bytes)")
-    c = st.columns(6)
-    context = c[0].number_input("Context (tokens)", min_value=1, value=min(entry.context_window or 4096, 8192)
-                                if entry else 4096, step=1024, key="quant_context")
-    batch = c[1].number_input("Batch", min_value=1, value=1, step=1, key="quant_batch")
-    kv_dtype = c[2].selectbox("Cache precision", ["fp16/bf16 (2 B)", "fp8/int8 (1 B)", "fp32 (4 B)"],
-                              key="quant_kv_dtype")
-    layers = c[3].number_input("Layers", min_value=0, value=arch.layers or 0, key=f"quant_layers_{model_key}")
-    kv_heads = c[4].number_input("KV heads", min_value=0, value=arch.kv_heads or 0,
-                                 key=f"quant_kvh_{model_key}")
-    head_dim = c[5].number_input("Head size", min_value=0, value=arch.head_dim or 0,
-                                 key=f"quant_hd_{model_key}")
-    arch = Architecture(layers or None, kv_heads or None, head_dim or None)
-    if not arch.complete:
-        st.info("Layers, KV heads and head size are unknown for this model: enter them (from its config.json) "
-                "to include the KV cache. Until then the figures are weights only.", icon=":material/help:")
-    bytes_per_value = {"fp16/bf16 (2 B)": 2.0, "fp8/int8 (1 B)": 1.0, "fp32 (4 B)": 4.0}[kv_dtype]
+    picked = _pick_model(cat)
+    if picked is None:
+        return
+    entry, model_key, params_b, active_b = picked
+    arch, context, batch, bytes_per_value = _kv_cache_inputs(entry, model_key)
     estimates = estimate(params_b * 1e9, active_params=active_b * 1e9 if active_b else None, arch=arch,
-                         context=int(context), batch=int(batch), kv_bytes_per_value=bytes_per_value)
+                         context=context, batch=batch, kv_bytes_per_value=bytes_per_value)
     frame = estimate_frame(estimates, moe=active_b is not None)
     if active_b:
         st.warning(f"Mixture of experts: all {params_b:g}B parameters must be resident in memory, but each token "
@@ -215,6 +180,56 @@ def render_calculator(cat: Catalog) -> None:
     fits = fits_frame(estimates, total, available)
     st.dataframe(fits, hide_index=True, key="quant_fits", height=36 * (len(fits) + 1) + 4,
                  column_config={"memory_gb": st.column_config.NumberColumn("memory (GB)", format="%g")})
+
+
+def _pick_model(cat: Catalog) -> tuple[CatalogEntry | None, str, float, float | None] | None:
+    """(catalog entry or None, widget-key suffix, parameters B, active parameters B); None when the input is invalid."""
+    sized = {k: e for k, e in cat.entries.items() if e.params_b}
+    source = st.radio("Model", ["From the catalog", "Type a parameter count"], horizontal=True, key="quant_source")
+    entry: CatalogEntry | None = None
+    model_key = "typed"
+    if source == "From the catalog" and sized:
+        model_id = st.selectbox("Catalog model", list(sized), key="quant_model",
+                                format_func=lambda k: sized[k].label or k)
+        entry = sized[model_id]
+        model_key = model_id
+        params_b, active_b = entry.params_b, entry.active_params_b
+        st.caption(f"{params_b:g}B parameters" + (f", {active_b:g}B active per token (MoE)" if active_b else "")
+                   + (f" · source: {entry.facts_source} ({entry.facts_as_of})" if entry.facts_source else ""))
+    else:
+        cols = st.columns(2)
+        params_b = cols[0].number_input("Parameters (billions)", min_value=0.001, value=70.0, step=1.0,
+                                        key="quant_params")
+        active = cols[1].number_input("Active parameters per token, MoE (billions, 0 = dense)", min_value=0.0,
+                                      value=0.0, step=1.0, key="quant_active")
+        active_b = active or None
+        if active_b and active_b > params_b:
+            st.error(f"Active parameters ({active_b:g}B) cannot exceed the total ({params_b:g}B).")
+            return None
+    return entry, model_key, params_b, active_b
+
+
+def _kv_cache_inputs(entry: CatalogEntry | None, model_key: str) -> tuple[Architecture, int, int, float]:
+    """(architecture, context, batch, bytes per cached value): the KV cache's inputs, prefilled from the catalog."""
+    arch = catalog_architecture(entry) if entry is not None else Architecture()
+    st.markdown("**KV cache** (2 × layers × KV heads × head size × context × batch × bytes)")
+    c = st.columns(6)
+    context = c[0].number_input("Context (tokens)", min_value=1, value=min(entry.context_window or 4096, 8192)
+                                if entry else 4096, step=1024, key="quant_context")
+    batch = c[1].number_input("Batch", min_value=1, value=1, step=1, key="quant_batch")
+    kv_dtype = c[2].selectbox("Cache precision", ["fp16/bf16 (2 B)", "fp8/int8 (1 B)", "fp32 (4 B)"],
+                              key="quant_kv_dtype")
+    layers = c[3].number_input("Layers", min_value=0, value=arch.layers or 0, key=f"quant_layers_{model_key}")
+    kv_heads = c[4].number_input("KV heads", min_value=0, value=arch.kv_heads or 0,
+                                 key=f"quant_kvh_{model_key}")
+    head_dim = c[5].number_input("Head size", min_value=0, value=arch.head_dim or 0,
+                                 key=f"quant_hd_{model_key}")
+    arch = Architecture(layers or None, kv_heads or None, head_dim or None)
+    if not arch.complete:
+        st.info("Layers, KV heads and head size are unknown for this model: enter them (from its config.json) "
+                "to include the KV cache. Until then the figures are weights only.", icon=":material/help:")
+    bytes_per_value = {"fp16/bf16 (2 B)": 2.0, "fp8/int8 (1 B)": 1.0, "fp32 (4 B)": 4.0}[kv_dtype]
+    return arch, int(context), int(batch), bytes_per_value
 
 
 def render_lab(cat: Catalog, store: Store) -> None:

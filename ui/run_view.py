@@ -9,6 +9,7 @@ import streamlit as st
 
 from bakeoff.catalog.config import Catalog
 from bakeoff.records import Judgment, Result, Run
+from bakeoff.runner.engine import unsaved_message
 from bakeoff.store import export
 from bakeoff.store.store import Store
 from metrics.latency import HELP
@@ -46,6 +47,12 @@ def _column_config(frame: pd.DataFrame) -> dict:
             fmt = "%.0f" if name in ("words", "characters") else "%.3g"
             config[col] = st.column_config.NumberColumn(score_label(name), format=fmt, help=score_help(name))
     return config
+
+
+def render_unsaved(run: Run) -> None:
+    """Say what of a run the store failed to keep, as soon as it happens: the answers exist only on this page."""
+    if message := unsaved_message(run):
+        st.error(message, icon=":material/save:")
 
 
 def render_run(

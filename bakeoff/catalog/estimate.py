@@ -4,7 +4,7 @@ Output is bounded by max_tokens (capped by the model's own output limit), so the
 answer ran to the limit; input tokens are estimated with tiktoken (the provider's own tokenizer may
 count somewhat differently). Cached-input discounts are ignored (the bound assumes none), reasoning
 tokens are priced at the higher of the output and reasoning rates, and a long-context tier applies
-per prompt, as `bakeoff.runner.fan_out._price` bills a finished call. A model without a price row is *unpriced*:
+per prompt, as `bakeoff.runner.finalize` prices a finished call. A model without a price row is *unpriced*:
 it is counted and named, never added as $0. Local models are billed by busy seconds, which cannot be
 known before they run, so they are marked "local compute, not estimated".
 """
@@ -85,7 +85,7 @@ class CostEstimate:
 
 
 def _prompt_text(system: str | None, prompt: str) -> str:
-    """The text the runner counts for a request (same join as bakeoff.runner.fan_out)."""
+    """The text the runner counts for a request (same join as bakeoff.runner.preflight.prompt_text)."""
     return f"{system}\n{prompt}" if system else prompt
 
 

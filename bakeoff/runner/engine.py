@@ -15,6 +15,8 @@ from providers.base import ModelSpec
 
 log = logging.getLogger(__name__)
 
+RUN_STATUS = "run status"  # the key in Run.unsaved when the run's final status could not be written
+
 
 def prepare(run: Run, catalog: Catalog) -> list[ModelSpec]:
     """Check the input and resolve every model reference, or raise InvalidRun naming the problem."""
@@ -59,7 +61,7 @@ async def execute(
             cancel=cancel,
             policy=policy,
             results=results,
-            on_finish=store.save_result if store is not None else None,
+            on_finish=(lambda res: _save(run, store, res, "answer")) if store is not None else None,
         )
     except BaseException:  # the run cannot finish: say so now rather than leave it `running` in this live process
         run.status = "interrupted"
@@ -71,9 +73,40 @@ async def execute(
         raise
     await _score(run, out, store, on_update)
     run.status = "cancelled" if cancel is not None and cancel.is_set() else "done"
+    if run.unsaved:
+        run.status = "unsaved"
     if store is not None:
-        await asyncio.to_thread(store.set_run_status, run.run_id, run.status)
+        try:
+            await asyncio.to_thread(store.set_run_status, run.run_id, run.status)
+        except Exception as exc:
+            log.error("could not save the status of run %s: %s", run.run_id, exc)
+            run.unsaved[RUN_STATUS] = f"'{run.status}' ({_kind(exc)})"
+            run.status = "unsaved"
     return out
+
+
+def _save(run: Run, store: Store, res: Result, what: str) -> None:
+    """Save one result; a failure is listed on the run (never lost silently), a later successful save clears it."""
+    try:
+        store.save_result(res)
+    except Exception as exc:
+        log.error("could not save the %s of %s in run %s: %s", what, res.model_ref, run.run_id, exc)
+        run.unsaved.setdefault(res.model_ref, f"{what} ({_kind(exc)})")
+    else:
+        run.unsaved.pop(res.model_ref, None)
+
+
+def _kind(exc: Exception) -> str:
+    """The failure's class, the database driver's own when SQLAlchemy wraps it; its message may name the server."""
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def unsaved_message(run: Run) -> str:
+    """What of a run is missing from the store, for the CLI and the dashboard; "" when everything was saved."""
+    if not run.unsaved:
+        return ""
+    missing = "; ".join(f"{ref} — {what}" for ref, what in dict(run.unsaved).items())
+    return f"Not saved to the store, so missing from History: {missing}. The log has the cause."
 
 
 async def _score(run: Run, results: list[Result], store: Store | None, on_update: OnUpdate | None) -> None:
@@ -89,10 +122,7 @@ async def _score(run: Run, results: list[Result], store: Store | None, on_update
         if on_update is not None:
             on_update(res)
         if store is not None:
-            try:
-                await asyncio.to_thread(store.save_result, res)
-            except Exception:
-                log.exception("could not save the scores of %s", res.result_id)
+            await asyncio.to_thread(_save, run, store, res, "scores")
 
 
 def run_blocking(run: Run, catalog: Catalog, store: Store | None, **kwargs) -> list[Result]:

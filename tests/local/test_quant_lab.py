@@ -55,9 +55,9 @@ def test_lab_run_orders_footprints_and_computes_drift(catalog, store):
 
 
 def test_refuses_what_cannot_run_with_reasons(catalog, monkeypatch):
-    import bakeoff.quant_lab as ql
+    from bakeoff.quant_lab import memory
 
-    monkeypatch.setattr(ql, "available_ram", lambda: 300_000_000)  # 0.3 GB: fp32 (540 MB) cannot fit
+    monkeypatch.setattr(memory, "available_ram", lambda: 300_000_000)  # 0.3 GB: fp32 (540 MB) cannot fit
     settings = LabSettings(MODEL, [f"{MODEL}@fp32", f"{MODEL}@4bit", "smollm2-135m-instruct-gguf@4bit"], ["Hi"])
     rows, specs = plan(settings, catalog)
     by_ref = {r.ref: r for r in rows}

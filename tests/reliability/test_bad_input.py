@@ -17,6 +17,7 @@ from bakeoff.catalog.config import CatalogEntry, ConfigProblem, load_catalog
 from bakeoff.records import Params, Run
 from bakeoff.runner.engine import run_blocking
 from bakeoff.runner.fan_out import InvalidRun, RetryPolicy
+from metrics.assertions import Assertion
 from tests.conftest import scripted_catalog
 from tests.fakes.server import FakeServer, closed_port_url
 from tests.integration.wires import WIRES
@@ -67,6 +68,23 @@ REFUSED = {
     "timeout negative": (run_of(timeout_s=-1.0), "Timeout must be between"),
     "timeout huge": (run_of(timeout_s=1e308), "Timeout must be between"),
     "seed huge": (run_of(seed=2**80), "Seed must be a whole number"),
+    # what UTF-8 cannot carry: an undecodable byte (as Python keeps it) or a lone surrogate, with where it is
+    "undecodable byte in the prompt": (
+        run_of("caf\udce9"),
+        "The prompt is not valid text at character 4 (the byte 0xE9",
+    ),
+    "lone surrogate in the system prompt": (
+        run_of(system="ok \ud83d"),
+        "The system prompt is not valid text at character 4 (U+D83D",
+    ),
+    "lone surrogate in the reference": (
+        Run(prompt="hi", model_refs=["ok"], reference="fine\udfff"),
+        "The reference answer is not valid text at character 5",
+    ),
+    "undecodable byte in a check": (
+        Run(prompt="hi", model_refs=["ok"], assertions=[Assertion("contains", "ok"), Assertion("contains", "\udcff")]),
+        "Check 2 is not valid text at character 1 (the byte 0xFF",
+    ),
 }
 
 # (case, run, error class on the card, message part) - one model fails as data, before any request
@@ -241,6 +259,23 @@ def test_cli_bad_parameters_exit_2_with_a_message(args: list[str], capsys, scrip
     assert scripted.calls == {}
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prompt", "caf\udce9"], "The prompt is not valid text at character 4"),  # a Latin-1 byte in argv
+        (["--prompt", "hi", "--system", "\ud800"], "The system prompt is not valid text at character 1"),
+        (["--prompt", "hi", "--reference", "a\udc80"], "The reference answer is not valid text at character 2"),
+        (["--prompt", "hi", "--check", "contains: \udcff"], "Check 1 is not valid text"),
+    ],
+)
+def test_cli_refuses_text_utf8_cannot_carry(args, message, capsys, scripted, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))  # a real store: save_run used to raise here
+    assert cli.main(["run", "--model", "scripted/ok", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and "Traceback" not in err
+    assert scripted.calls == {}
+
+
 YAML_SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=20),
     st.dates().map(str),
@@ -289,3 +324,17 @@ def test_app_shows_config_problems_and_keeps_working(start_app, tmp_path: Path) 
     at.button(key="compare_run").click().run()
     assert not at.exception
     assert any("prompt is empty" in e.value for e in at.error)
+
+
+
+def test_dashboard_refuses_text_utf8_cannot_carry(scripted, store) -> None:
+    """The Compare page starts runs through LiveRuns.start and shows its InvalidRun as the error; nothing is saved.
+
+    (Not through AppTest: a widget's value travels as a protobuf string, which cannot hold a lone surrogate.)
+    """
+    from bakeoff.jobs.live import LiveRuns
+
+    run = Run(prompt="hi", model_refs=["ok"], params=Params(system="be brief \ud800"))
+    with pytest.raises(InvalidRun, match=r"The system prompt is not valid text at character 10 \(U\+D800"):
+        LiveRuns().start(run, catalog(), store)
+    assert store.get_run(run.run_id) is None and scripted.calls == {}

@@ -167,3 +167,56 @@ def test_results_are_stored_as_they_finish(scripted, store):
     assert stored_run.status == "done"
     assert [(r.model_ref, r.status) for r in stored] == [("a", "ok"), ("b", "error")]
     assert stored[1].error.cls == "NotFound"
+
+
+def _disk_full() -> Exception:
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    return sa.exc.OperationalError("INSERT INTO results ...", {}, sqlite3.OperationalError("database or disk is full"))
+
+
+def _failing_saves(store, monkeypatch, model_ref: str, times: int = 99) -> None:
+    """The store refuses the first `times` saves of `model_ref`'s result (a full disk, say)."""
+    real, failed = store.save_result, []
+
+    def save_result(res):
+        if res.model_ref == model_ref and len(failed) < times:
+            failed.append(res.result_id)
+            raise _disk_full()
+        real(res)
+
+    monkeypatch.setattr(store, "save_result", save_result)
+
+
+def test_a_failed_save_is_on_the_run_not_done(scripted, store, monkeypatch):
+    from bakeoff.runner.engine import unsaved_message
+
+    _failing_saves(store, monkeypatch, "b")
+    cat = scripted_catalog(a={"chunks": ["x"]}, b={"chunks": ["lost"]})
+    run, (a, b) = go(cat, ["a", "b"], store=store)
+    assert (a.status, b.status, b.output) == ("ok", "ok", "lost")  # the answer itself is fine, and returned
+    assert run.status == "unsaved" and list(run.unsaved) == ["b"] and "OperationalError" in run.unsaved["b"]
+    assert "b — answer" in unsaved_message(run)
+    stored_run, stored = store.get_run(run.run_id)
+    assert stored_run.status == "unsaved" and [r.model_ref for r in stored] == ["a"]
+
+
+def test_a_save_that_succeeds_later_clears_the_failure(scripted, store, monkeypatch):
+    _failing_saves(store, monkeypatch, "a", times=1)  # the answer's save fails; the save with its scores works
+    run, _ = go(scripted_catalog(a={"chunks": ["x"]}), ["a"], store=store)
+    assert run.status == "done" and run.unsaved == {}
+    assert [r.output for r in store.get_run(run.run_id)[1]] == ["x"]
+
+
+def test_a_failed_final_status_is_reported_not_raised(scripted, store, monkeypatch):
+    from bakeoff.runner.engine import RUN_STATUS
+
+    def set_run_status(run_id, status):
+        raise _disk_full()
+
+    monkeypatch.setattr(store, "set_run_status", set_run_status)
+    run, (a,) = go(scripted_catalog(a={"chunks": ["x"]}), ["a"], store=store)
+    assert a.status == "ok" and run.status == "unsaved"
+    assert list(run.unsaved) == [RUN_STATUS] and "'done'" in run.unsaved[RUN_STATUS]
