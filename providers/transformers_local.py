@@ -1,4 +1,4 @@
-"""Local models run in-process with Hugging Face transformers on CPU: fp32, bf16, 8-bit, 4-bit.
+"""Local models run in-process with Hugging Face transformers: fp32, bf16, 8-bit, 4-bit.
 
 Why in-process: nothing to install or start, and the quantization page can compare precisions
 of the very same weights. Where weights come from (packages, GGUF conversion, the HF cache) is
@@ -12,6 +12,11 @@ of the very same weights. Where weights come from (packages, GGUF conversion, th
   that thread at the next token and joins it;
 - usage is counted exactly from the token ids (prompt ids in, generated ids out).
 
+Device: `BAKEOFF_LOCAL_DEVICE` = `auto` (the default: CUDA when torch sees a GPU, else the CPU),
+`cpu` or `cuda` (the current CUDA device; refused, never a traceback, when torch sees none). On
+CUDA every precision loads straight onto the GPU, the memory check reads the GPU's free memory,
+and bitsandbytes needs its CUDA backend instead of its CPU one. The CPU path is unchanged.
+
 Sampling uses `temperature` and `top_p` only (temperature <= 0 is greedy). Tokens are drawn by
 our own logits processor with a per-request `torch.Generator`, so a seeded run is reproducible
 even while other models sample on other threads (the global torch RNG is shared by all of them).
@@ -24,10 +29,11 @@ import contextlib
 import functools
 import gc
 import importlib.util
+import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,6 +67,75 @@ from providers.local_weights import Weights, locate, parameter_count
 _BYTES_PER_PARAM: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "8bit": 1.0, "4bit": 0.5, "fp4": 0.5}
 _LOCK_POLL_S = 0.01  # how often a waiting request retries the model's generation lock
 
+DEVICE_ENV = "BAKEOFF_LOCAL_DEVICE"
+DEVICE_SETTINGS = ("auto", "cpu", "cuda")
+
+
+def device_setting(value: str | None) -> str:
+    """The device setting an env value names: `auto` when unset or blank; ConfigError if unknown."""
+    setting = (value or "").strip().lower() or "auto"
+    if setting not in DEVICE_SETTINGS:
+        raise ConfigError(f"{DEVICE_ENV}={value!r} is not a device setting: use {', '.join(DEVICE_SETTINGS)}")
+    return setting
+
+
+def select_device(value: str | None, cuda_available: Callable[[], bool]) -> str:
+    """The device ("cpu" or "cuda") for the env value `value`; asks `cuda_available` only if it matters.
+
+    auto: cuda when available, else cpu. cuda without CUDA: Unsupported, naming the variable.
+    """
+    setting = device_setting(value)
+    if setting == "cpu":
+        return "cpu"
+    if cuda_available():
+        return "cuda"
+    if setting == "cuda":
+        raise Unsupported(
+            f"{DEVICE_ENV}=cuda, but torch sees no CUDA device here (torch.cuda.is_available() is False): "
+            f"set {DEVICE_ENV}=cpu (or auto), or install a CUDA build of torch"
+        )
+    return "cpu"
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # no torch, or a broken CUDA install: the CPU it is
+        return False
+
+
+def _device() -> str:
+    """Where loads go now: "cpu", or "cuda:<index>" of the current CUDA device."""
+    if select_device(os.environ.get(DEVICE_ENV), _cuda_available) == "cpu":
+        return "cpu"
+    import torch
+
+    return f"cuda:{torch.cuda.current_device()}"
+
+
+def _device_problem() -> str | None:
+    """Why the device setting cannot be used here, or None. Imports torch only for an explicit `cuda`."""
+    try:
+        if device_setting(os.environ.get(DEVICE_ENV)) == "cuda":
+            select_device("cuda", _cuda_available)
+    except ProviderError as exc:
+        return str(exc)
+    return None
+
+
+def _device_label(device: str) -> str:
+    """The device as messages and Meta show it: "cuda:0 (NVIDIA H200)"; "cpu" stays "cpu"."""
+    if device == "cpu":
+        return device
+    try:
+        import torch
+
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    except Exception:
+        return device
+
 
 @dataclass(eq=False)
 class LocalModel:
@@ -72,6 +147,7 @@ class LocalModel:
     folder: Path
     load_s: float  # seconds the load took (conversion included, if this load converted)
     memory_bytes: int  # model.get_memory_footprint()
+    device: str = "cpu"  # "cpu" or "cuda:<index>": where the weights are and the input ids go
     lock: threading.Lock = field(default_factory=lambda: _CPU_TURN, repr=False)
 
 
@@ -117,6 +193,9 @@ class TransformersProvider:
         reason = _precision_problem(precision, cheap=True)
         if reason:
             return Availability("unsupported", f"{precision}: {reason}")
+        reason = _device_problem()
+        if reason:
+            return Availability("unsupported", reason)
         if weights.ready:
             return Availability("ready", f"{weights.label}: {weights.folder}")
         return Availability("ready", f"{weights.label}: the first load converts the GGUF once (20-60 s)")
@@ -140,8 +219,13 @@ class TransformersProvider:
         with _registry_lock:
             dropped = _models.pop(key, None)
         found = dropped is not None
+        on_gpu = found and dropped.device != "cpu"
         del dropped
         gc.collect()
+        if on_gpu:  # hand the freed blocks back, so the next load's free-memory check sees them
+            import torch
+
+            torch.cuda.empty_cache()
         return found
 
     def is_loaded(self, spec: ModelSpec) -> bool:
@@ -177,11 +261,11 @@ class TransformersProvider:
                 load_s = time.perf_counter() - started
             input_ids = await asyncio.to_thread(_encode, loaded.tokenizer, spec, req)
             _check_context(spec, loaded, int(input_ids.shape[1]), req.max_tokens)
-            yield Meta(
-                memory_bytes=loaded.memory_bytes,
-                load_s=load_s,
-                extra={"precision": precision, "weights": str(loaded.folder)},
-            )
+            extra = {"precision": precision, "weights": str(loaded.folder)}
+            if loaded.device != "cpu":
+                input_ids = input_ids.to(loaded.device)
+                extra["device"] = _device_label(loaded.device)
+            yield Meta(memory_bytes=loaded.memory_bytes, load_s=load_s, extra=extra)
             async with contextlib.aclosing(_generate(loaded, input_ids, req)) as events:
                 async for event in events:  # closing the stream closes (and stops) the generation
                     yield event
@@ -208,11 +292,18 @@ def _precision_problem(precision: str, *, cheap: bool = False) -> str | None:
 
 def _bitsandbytes_problem() -> str | None:
     with _load_lock:
-        return _bitsandbytes_probe()
+        for module in ("bitsandbytes", "accelerate"):  # before the device: a missing install imports nothing
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed: pip install {module}"
+        try:
+            device = _device()
+        except ProviderError as exc:
+            return str(exc)
+        return _bitsandbytes_probe("cpu" if device == "cpu" else "cuda")
 
 
 @functools.cache
-def _bitsandbytes_probe() -> str | None:
+def _bitsandbytes_probe(device: str = "cpu") -> str | None:
     for module in ("bitsandbytes", "accelerate"):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed: pip install {module}"
@@ -221,8 +312,18 @@ def _bitsandbytes_probe() -> str | None:
     except Exception as exc:  # a broken native library raises all sorts of errors
         return f"bitsandbytes is not importable: {type(exc).__name__}: {exc}"
     devices = getattr(bitsandbytes, "supported_torch_devices", None)
-    if devices is not None and "cpu" not in devices:
-        return f"bitsandbytes {bitsandbytes.__version__} has no CPU backend"
+    if device == "cpu":
+        if devices is not None and "cpu" not in devices:
+            return f"bitsandbytes {bitsandbytes.__version__} has no CPU backend"
+        return None
+    if devices is not None and "cuda" not in devices:
+        return f"bitsandbytes {bitsandbytes.__version__} has no CUDA backend"
+    # A CUDA library that failed to load is replaced by a stand-in that raises on first use.
+    lib = getattr(getattr(bitsandbytes, "cextension", None), "lib", None)
+    if lib is not None and not getattr(lib, "compiled_with_cuda", True):
+        why = str(getattr(lib, "error_msg", "")).strip().splitlines()
+        detail = f": {why[0]}" if why else ""
+        return f"bitsandbytes {bitsandbytes.__version__} could not load its CUDA library{detail}"
     return None
 
 
@@ -232,13 +333,21 @@ def _refuse_precision(precision: str) -> None:
         raise Unsupported(f"precision {precision} is not available here: {reason}")
 
 
-def _refuse_if_no_memory(folder: Path, precision: str, label: str) -> None:
-    """Refuse before loading when the weights alone would not fit in the RAM available now."""
+def _refuse_if_no_memory(folder: Path, precision: str, label: str, device: str = "cpu") -> None:
+    """Refuse before loading when the weights alone would not fit in the RAM (or, on CUDA, the
+    GPU memory) available now."""
     params = parameter_count(folder)
     try:
-        import psutil
+        if device == "cpu":
+            import psutil
 
-        available = psutil.virtual_memory().available
+            available = psutil.virtual_memory().available
+            where = "of RAM is available"
+        else:
+            import torch
+
+            available, _total = torch.cuda.mem_get_info(torch.device(device))
+            where = f"of GPU memory is free on {_device_label(device)}"
     except Exception:
         return
     if params is None:
@@ -248,7 +357,7 @@ def _refuse_if_no_memory(folder: Path, precision: str, label: str) -> None:
         raise Unsupported(
             f"{label} at {precision} needs about {need / 1e9:.1f} GB for its weights "
             f"({params / 1e6:.0f}M parameters x {_BYTES_PER_PARAM[precision]:g} bytes), "
-            f"but only {available / 1e9:.1f} GB of RAM is available"
+            f"but only {available / 1e9:.1f} GB {where}"
         )
 
 
@@ -283,6 +392,7 @@ def _get_or_load(weights: Weights, precision: Precision) -> LocalModel:
 def _load(weights: Weights, precision: Precision) -> LocalModel:
     started = time.perf_counter()
     with _load_lock:
+        device = _device()  # first: an unusable device setting refuses before any import or conversion
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
 
@@ -290,9 +400,16 @@ def _load(weights: Weights, precision: Precision) -> LocalModel:
 
         with _key_lock("prepare", weights.key):  # one conversion per weights, whatever the precision
             folder = weights.prepare()
-        _refuse_if_no_memory(folder, precision, weights.label)
+        _refuse_if_no_memory(folder, precision, weights.label, device)
         tokenizer = _tokenizer(weights)
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **_load_kwargs(precision))
+        kwargs = _load_kwargs(precision, device)
+        if device == "cpu":
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **kwargs)
+        else:
+            try:
+                model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **kwargs)
+            except Exception as exc:
+                raise _load_error(exc, weights.label, f"{precision} on {_device_label(device)}") from exc
         model.eval()
     return LocalModel(
         model=model,
@@ -301,12 +418,17 @@ def _load(weights: Weights, precision: Precision) -> LocalModel:
         folder=folder,
         load_s=time.perf_counter() - started,
         memory_bytes=int(model.get_memory_footprint()),
+        device=device,
     )
 
 
-def _load_kwargs(precision: str) -> dict[str, Any]:
+def _load_kwargs(precision: str, device: str = "cpu") -> dict[str, Any]:
     import torch
 
+    if device != "cpu":  # "cuda:<index>": every precision loads straight onto that GPU
+        kwargs = _load_kwargs(precision)
+        kwargs["device_map"] = {"": torch.device(device).index or 0}
+        return kwargs
     if precision == "fp32":
         return {"dtype": torch.float32}
     if precision == "bf16":
@@ -434,12 +556,13 @@ class _Sampler:
     generate runs greedy on its output (all -inf but the drawn token), so no global RNG is used.
     """
 
-    def __init__(self, temperature: float, top_p: float | None, seed: int | None) -> None:
+    def __init__(self, temperature: float, top_p: float | None, seed: int | None, device: str = "cpu") -> None:
         import torch
 
         self.temperature = temperature
         self.top_p = top_p
-        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        # multinomial wants a generator on the logits' device
+        self.generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -495,7 +618,8 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
     from transformers import LogitsProcessorList, StoppingCriteriaList
 
     if not loaded.lock.acquire(blocking=False):
-        yield Status("waiting for the CPU: local models take turns so each is timed fairly")
+        what = "the CPU" if loaded.device == "cpu" else "the GPU"
+        yield Status(f"waiting for {what}: local models take turns so each is timed fairly")
         while not loaded.lock.acquire(blocking=False):  # polled: a cancelled wait holds nothing
             await asyncio.sleep(_LOCK_POLL_S)
     thread: threading.Thread | None = None
@@ -521,7 +645,9 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
             eos = generation_config.eos_token_id
             kwargs["pad_token_id"] = eos[0] if isinstance(eos, list) else eos
         if req.temperature > 0:
-            kwargs["logits_processor"] = LogitsProcessorList([_Sampler(req.temperature, req.top_p, req.seed)])
+            kwargs["logits_processor"] = LogitsProcessorList(
+                [_Sampler(req.temperature, req.top_p, req.seed, device=loaded.device)]
+            )
         outcome = _Outcome()
         thread = threading.Thread(
             target=_run_generate,
@@ -561,7 +687,7 @@ def _run_generate(loaded: LocalModel, kwargs: dict[str, Any], outcome: _Outcome,
 def _generate_error(exc: BaseException) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, MemoryError) or "can't allocate" in str(exc):
+    if isinstance(exc, MemoryError) or "can't allocate" in str(exc) or type(exc).__name__ == "OutOfMemoryError":
         return Unsupported(f"out of memory while generating: {type(exc).__name__}: {exc}")
     return ServerError(f"generation failed: {type(exc).__name__}: {exc}")
 
