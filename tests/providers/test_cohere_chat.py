@@ -10,6 +10,7 @@ from providers.base import (
     AuthError,
     BadRequest,
     ContextLength,
+    Finish,
     MalformedResponse,
     ModelSpec,
     NotFound,
@@ -193,16 +194,43 @@ def test_wrong_content_type_is_malformed(fake: FakeServer) -> None:
     assert isinstance(run(CohereProvider(), spec(fake.url)).error, MalformedResponse)
 
 
-def test_unparseable_events_are_skipped_by_the_sdk_so_a_missing_end_is_reported(fake: FakeServer) -> None:
-    """cohere 7.x logs and skips bad events; without message-end we must not claim success."""
+def test_a_malformed_event_mid_stream_ends_the_answer_instead_of_being_skipped(fake: FakeServer) -> None:
+    """cohere 7.x logs and skips bad events: "Paris is of France." would pass as ok, billed in full."""
+    frames = wire.frames(["Paris is", " the capital", " of France."])
+    broken = b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{\n\n'
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], broken, *frames[4:]]))
+    out = run(CohereProvider(), spec(fake.url))
+    assert isinstance(out.error, MalformedResponse) and "content-delta" in str(out.error)
+    assert out.text == "Paris is"
+    assert out.none(Usage) and out.none(Finish)  # nothing billed for an answer with a hole in it
+
+
+def test_an_event_of_the_wrong_shape_is_malformed_too(fake: FakeServer) -> None:
+    frames = wire.frames(["Paris is", " the capital"])
+    wrong = wire.event("content-delta", {"type": "content-delta", "delta": "not an object"})
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], wrong, *frames[4:]]))
+    out = run(CohereProvider(), spec(fake.url))
+    assert isinstance(out.error, MalformedResponse) and out.text == "Paris is"
+
+
+def test_an_event_type_the_sdk_does_not_know_is_ignored(fake: FakeServer) -> None:
+    """A newer server may add event kinds; they carry nothing we read, so the answer stands."""
+    frames = wire.frames(["Paris"])
+    novel = wire.event("thinking-delta", {"type": "thinking-delta", "delta": {"text": "hmm"}})
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], novel, *frames[3:]]))
+    out = run(CohereProvider(), spec(fake.url))
+    assert out.error is None and out.text == "Paris" and out.finish == "stop"
+
+
+def test_a_stream_without_message_end_is_reported(fake: FakeServer) -> None:
     frames = wire.frames(["fine"])
-    bad = b"event: message-end\ndata: {not json\n\n"
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], bad]))
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=frames[:4]))
     out = run(CohereProvider(), spec(fake.url))
     assert isinstance(out.error, StreamInterrupted) and out.text == "fine"
 
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[bad]))
-    assert isinstance(run(CohereProvider(), spec(fake.url)).error, MalformedResponse)
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[b"event: message-end\ndata: {not json\n\n"]))
+    out = run(CohereProvider(), spec(fake.url))
+    assert isinstance(out.error, MalformedResponse) and out.text == ""
 
 
 def test_connection_refused_is_unreachable() -> None:
