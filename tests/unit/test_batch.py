@@ -77,6 +77,26 @@ def test_bad_input_names_file_and_row(name, data, message):
     assert message in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b'id,prompt\n1,"What is\n2,Capital of France?\n3,Say hi\n', 2),
+        (b'id,prompt\r\n1,"ok, fine"\r\n2,"He said ""hi"""\r\n3,"and this never closes\r\n4,x\r\n', 4),
+        (b'prompt,id\n"multi\nline",1\n"open,2\n', 4),
+    ],
+)
+def test_an_unterminated_quote_is_refused_naming_the_line_it_opened_on(data, line):
+    """csv would read every row after it into one prompt, silently."""
+    with pytest.raises(BatchInputError, match=rf"a.csv: the quote opened on line {line} is never closed"):
+        parse_items(data, "a.csv")
+
+
+def test_quotes_that_close_are_fine():
+    data = b'prompt,id\n"multi\nline, with ""quotes""",1\nsay "hi" now,2\n"a"b,3\n'
+    items = parse_items(data, "a.csv")
+    assert [i.prompt for i in items] == ['multi\nline, with "quotes"', 'say "hi" now', "ab"]
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(BatchInputError, match="no such file"):
         load_items(tmp_path / "nope.csv")
