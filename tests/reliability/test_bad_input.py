@@ -232,6 +232,43 @@ def test_cli_keeps_working_with_a_broken_catalog(tmp_path: Path, monkeypatch: py
     assert "not valid YAML" in out.err and "error: " in out.err and "Traceback" not in out.err + out.out
 
 
+DUPLICATED = (
+    "models:\n"
+    "  ok: {provider: scripted, model: first, kind: commercial}\n"
+    "  ok: {provider: scripted, model: ok, kind: commercial, options: {chunks: [fine]}}\n"
+)
+DUPLICATE_WARNING = "models.yaml: models.ok: written twice, on line 2 and line 3; line 3's is used"
+
+
+def test_cli_warns_about_a_key_written_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    m, p = _write(tmp_path, DUPLICATED, "prices: {}\n")
+    monkeypatch.setenv("BAKEOFF_MODELS", str(m))
+    monkeypatch.setenv("BAKEOFF_PRICING", str(p))
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr()
+    assert DUPLICATE_WARNING in out.err and "ok " in out.out
+
+
+def test_app_warns_about_a_key_written_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.ui.conftest import APP
+
+    m, p = _write(tmp_path, DUPLICATED, "prices: {}\n")
+    monkeypatch.setenv("BAKEOFF_MODELS", str(m))
+    monkeypatch.setenv("BAKEOFF_PRICING", str(p))
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "ui.db"))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    try:
+        assert not at.exception
+        assert any(DUPLICATE_WARNING in w.value for w in at.warning), [w.value for w in at.warning]
+    finally:
+        import streamlit as st
+
+        st.cache_resource.clear()
+        st.cache_data.clear()
+
+
 @pytest.mark.parametrize("args", [["--max-tokens", "-1"], ["--temperature", "nan"], ["--timeout", "inf"]])
 def test_cli_bad_parameters_exit_2_with_a_message(args: list[str], capsys, scripted, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))
