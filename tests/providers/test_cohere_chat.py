@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from providers.base import (
     AuthError,
     BadRequest,
     ContextLength,
-    Finish,
     MalformedResponse,
     ModelSpec,
     NotFound,
@@ -19,14 +16,11 @@ from providers.base import (
     RateLimited,
     Request,
     ServerError,
-    StreamInterrupted,
-    Timeout,
-    Unreachable,
     Usage,
 )
 from providers.cohere_chat import CohereProvider
 from tests.fakes import cohere_wire as wire
-from tests.fakes.server import FakeServer, Reply, closed_port_url
+from tests.fakes.server import FakeServer, Reply
 from tests.providers.helpers import assert_order, run
 
 KEY = "co-test-key-0123456789abcdef"
@@ -176,12 +170,6 @@ def test_http_errors_map_to_taxonomy_without_sdk_retry(
     assert len(fake.requests_to(wire.CHAT_PATH)) == 1
 
 
-def test_key_is_redacted(fake: FakeServer) -> None:
-    fake.on("POST", wire.CHAT_PATH, wire.error_reply(401, f"invalid api token {KEY}"))
-    out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, AuthError) and KEY not in str(out.error)
-
-
 def test_error_in_message_end(fake: FakeServer) -> None:
     fake.on("POST", wire.CHAT_PATH, wire.stream_reply(["partial"], finish="ERROR", error="internal failure"))
     out = run(CohereProvider(), spec(fake.url))
@@ -192,17 +180,6 @@ def test_error_in_message_end(fake: FakeServer) -> None:
 def test_wrong_content_type_is_malformed(fake: FakeServer) -> None:
     fake.on("POST", wire.CHAT_PATH, wire.stream_reply(["x"], content_type="application/json"))
     assert isinstance(run(CohereProvider(), spec(fake.url)).error, MalformedResponse)
-
-
-def test_a_malformed_event_mid_stream_ends_the_answer_instead_of_being_skipped(fake: FakeServer) -> None:
-    """cohere 7.x logs and skips bad events: "Paris is of France." would pass as ok, billed in full."""
-    frames = wire.frames(["Paris is", " the capital", " of France."])
-    broken = b'event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{\n\n'
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], broken, *frames[4:]]))
-    out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, MalformedResponse) and "content-delta" in str(out.error)
-    assert out.text == "Paris is"
-    assert out.none(Usage) and out.none(Finish)  # nothing billed for an answer with a hole in it
 
 
 def test_an_event_of_the_wrong_shape_is_malformed_too(fake: FakeServer) -> None:
@@ -220,56 +197,6 @@ def test_an_event_type_the_sdk_does_not_know_is_ignored(fake: FakeServer) -> Non
     fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], novel, *frames[3:]]))
     out = run(CohereProvider(), spec(fake.url))
     assert out.error is None and out.text == "Paris" and out.finish == "stop"
-
-
-def test_a_stream_without_message_end_is_reported(fake: FakeServer) -> None:
-    frames = wire.frames(["fine"])
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=frames[:4]))
-    out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, StreamInterrupted) and out.text == "fine"
-
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[b"event: message-end\ndata: {not json\n\n"]))
-    out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, MalformedResponse) and out.text == ""
-
-
-def test_connection_refused_is_unreachable() -> None:
-    assert isinstance(run(CohereProvider(), spec(closed_port_url())).error, Unreachable)
-
-
-def test_drop_after_text_is_stream_interrupted(fake: FakeServer) -> None:
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(["LL", "Ms", " x"], drop_after=4))
-    out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, StreamInterrupted) and out.text == "LLMs"
-    assert len(fake.requests_to(wire.CHAT_PATH)) == 1  # no SSE reconnect either
-
-
-def test_slow_server_times_out(fake: FakeServer) -> None:
-    fake.on(
-        "POST",
-        wire.CHAT_PATH,
-        Reply(frames=wire.frames(["late"]), content_type="text/event-stream", headers_delay=3.0),
-    )
-    out = run(CohereProvider(), spec(fake.url), Request(prompt="hi", timeout_s=0.3))
-    assert isinstance(out.error, Timeout)
-
-
-def test_cancellation_propagates(fake: FakeServer) -> None:
-    fake.on(
-        "POST",
-        wire.CHAT_PATH,
-        Reply(frames=wire.frames(["a", "b"]), content_type="text/event-stream", between_delay=5.0),
-    )
-
-    async def consume() -> None:
-        async for _ in CohereProvider().stream(spec(fake.url), Request(prompt="hi")):
-            pass
-
-    async def main() -> None:
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(consume(), timeout=0.3)
-
-    asyncio.run(main())
 
 
 def test_check_states(monkeypatch: pytest.MonkeyPatch) -> None:
