@@ -335,7 +335,8 @@ def cli_outcome(argv: list[str]) -> tuple[int | str, str]:
             except SystemExit as exc:  # argparse
                 return (exc.code if isinstance(exc.code, int) else 1), err.getvalue()
     except Exception as exc:
-        return f"raised {type(exc).__name__}", f"{err.getvalue()}Traceback: {exc}"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"raised {type(exc).__name__}", f"{err.getvalue()}Traceback: {first}"
 
 
 def _gap(request: pytest.FixtureRequest, case: str) -> None:
