@@ -281,9 +281,32 @@ _KEYLIKE = re.compile(
 )
 
 
+FRAGMENT = 8  # this many characters of a key in a row count as the key: a server may echo only a slice of it
+PUBLIC_KEYS = frozenset({"sk-no-key-required"})  # openai_chat's placeholder for keyless servers: not a secret
+_WORD = "A-Za-z0-9"
+
+
+def redact_keys(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the given keys: any run of FRAGMENT or more of a key's characters, and a key shorter
+    than that wherever it stands whole (a whole word: inside a longer one it would be ordinary text)."""
+    keys = {s.strip() for s in secrets if s and s.strip()} - PUBLIC_KEYS
+    grams = {k[i : i + FRAGMENT] for k in keys for i in range(len(k) - FRAGMENT + 1)}
+    if grams and len(text) >= FRAGMENT:
+        spans: list[list[int]] = []  # merged [start, end) of every window that is a slice of a key
+        for i in range(len(text) - FRAGMENT + 1):
+            if text[i : i + FRAGMENT] in grams:
+                if spans and i <= spans[-1][1]:
+                    spans[-1][1] = i + FRAGMENT
+                else:
+                    spans.append([i, i + FRAGMENT])
+        kept = [0, *(edge for span in spans for edge in span), len(text)]
+        text = "[redacted]".join(text[kept[j] : kept[j + 1]] for j in range(0, len(kept), 2))
+    for key in sorted((k for k in keys if len(k) < FRAGMENT), key=len, reverse=True):
+        text = re.sub(rf"(?<![{_WORD}]){re.escape(key)}(?![{_WORD}])", "[redacted]", text)
+    return text
+
+
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove API keys from a message before it is shown, stored or logged."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return _KEYLIKE.sub("[redacted]", text)
+    """Remove API keys from a message before it is shown, stored or logged: the given ones (see
+    redact_keys) and anything key-shaped (sk-..., AIza..., Bearer ...)."""
+    return _KEYLIKE.sub("[redacted]", redact_keys(text, secrets))

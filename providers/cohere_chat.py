@@ -6,21 +6,28 @@ Meta.extra["tokens"] (shown, never priced). Falls back to `tokens` only when a s
 billed_units.
 
 SDK quirks handled here: ClientV2's `base_url` default is read from CO_API_URL at *import* time,
-so we always pass it; the SDK logs and skips events it cannot parse instead of raising, so a
-stream that never reaches `message-end` is reported (StreamInterrupted / MalformedResponse);
-streams are never retried by the SDK, and max_retries=0 covers the rest.
+so we always pass it; the SDK logs and skips events it cannot parse instead of raising, so we read
+the event stream of its raw client with its own decoder and types and stop at such an event
+(MalformedResponse, the text so far kept); a stream that never reaches `message-end` is reported
+(StreamInterrupted / MalformedResponse); streams are never retried by the SDK, and max_retries=0
+covers the rest.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
+import typing
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import cohere
 import httpx
+import pydantic
+from cohere import ChatMessageEndEventDelta, V2ChatStreamResponse
 from cohere.core.api_error import ApiError
-from cohere.core.http_sse._exceptions import SSEError
+from cohere.core.http_sse import EventSource, ServerSentEvent, SSEError
+from cohere.core.pydantic_utilities import parse_obj_as
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -95,65 +102,121 @@ class CohereProvider:
         key = require_key(spec, KEY_ENVS)
         base_url = (spec.base_url or env("CO_API_URL") or DEFAULT_BASE_URL).rstrip("/")
         client = await self._client(base_url, key, req)
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        messages.append({"role": "user", "content": req.prompt})
-        params: dict[str, Any] = {
-            "model": spec.model,
-            "messages": messages,
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-        }
-        if req.top_p is not None:
-            params["p"] = req.top_p
-        if req.seed is not None:
-            params["seed"] = req.seed
-        secrets = [key]
-
-        text_started = False
-        ended = False
-        finish: str | None = None
-        usage: Any = None
-        generation_id: str | None = None
+        answer = _Answer(secrets=[key])
         yield Sent()
         try:
-            async with contextlib.aclosing(client.chat_stream(**params)) as events:
-                async for event in events:
-                    kind = getattr(event, "type", None)
-                    if kind == "content-delta":
-                        content = event.delta.message.content if event.delta and event.delta.message else None
-                        text = content.text if content is not None else None
-                        if text:
-                            text_started = True
-                            yield TextDelta(text)
-                    elif kind == "message-start":
-                        generation_id = event.id
-                    elif kind == "message-end":
-                        ended = True
-                        delta = event.delta
-                        finish = (
-                            str(delta.finish_reason) if delta is not None and delta.finish_reason else None
-                        )
-                        if (delta is not None and delta.error) or finish == "ERROR":
-                            detail = (delta.error if delta is not None else None) or "finish_reason ERROR"
-                            raise errs.make(
-                                ServerError, f"Cohere reported an error mid-stream: {detail}", secrets=secrets
-                            )
-                        usage = delta.usage if delta is not None else None
+            # The raw client: the SDK still builds the request and maps HTTP errors, but its event
+            # loop would log and skip an unparseable event; ours stops there (see _events).
+            async with client.with_raw_response.chat_stream(**_params(spec, req)) as raw:
+                async for event in _events(raw.response, answer.secrets):
+                    text = answer.take(event)
+                    if text:
+                        yield TextDelta(text)
         except ProviderError:
             raise
         except Exception as exc:
-            raise _map_error(exc, text_started=text_started, where=base_url, secrets=secrets) from exc
+            raise _map_error(exc, text_started=answer.text_started, where=base_url, secrets=answer.secrets) from exc
 
-        if not ended:
-            if text_started:
+        if answer.end is None:
+            if answer.text_started:
                 raise StreamInterrupted("the stream ended before message-end")
-            raise MalformedResponse("the stream ended without any answer (events may have been unparseable)")
+            raise MalformedResponse("the stream ended without any answer")
+        for event in answer.tail():
+            yield event
+
+
+def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
+    messages = [{"role": "system", "content": req.system}] if req.system else []
+    messages.append({"role": "user", "content": req.prompt})
+    params: dict[str, Any] = {
+        "model": spec.model,
+        "messages": messages,
+        "max_tokens": req.max_tokens,
+        "temperature": req.temperature,
+    }
+    if req.top_p is not None:
+        params["p"] = req.top_p
+    if req.seed is not None:
+        params["seed"] = req.seed
+    return params
+
+
+# The SDK's stream event classes by their `type`, so a bad event is named and checked against its own shape.
+_EVENT_TYPES: dict[str, type] = {
+    cls.model_fields["type"].default: cls for cls in typing.get_args(typing.get_args(V2ChatStreamResponse)[0])
+}
+
+
+async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator[Any]:
+    """The SDK's SSE decoding and event types, but an event it cannot parse ends the stream.
+
+    cohere 7.x skips such an event with a log line, so a lost content-delta would leave a hole in an
+    answer that still reads as complete and is billed in full. An event kind the SDK does not know
+    carries nothing we read and is passed over, as a newer server may add some.
+    """
+    async for sse in EventSource(response).aiter_sse():
+        if sse.data == "[DONE]":
+            return
+        if sse.data:
+            event = _parse(sse, secrets)
+            if event is not None:
+                yield event
+
+
+def _parse(sse: ServerSentEvent, secrets: list[str]) -> Any:
+    try:
+        payload = json.loads(sse.data)
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if not isinstance(kind, str):
+            raise ValueError("no event type")
+        return parse_obj_as(_EVENT_TYPES[kind], payload) if kind in _EVENT_TYPES else None
+    except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+        message = f"unparseable {sse.event} event: {_reason(exc)}"
+        raise errs.make(MalformedResponse, message, secrets=secrets) from exc
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, pydantic.ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+    return str(exc)
+
+
+@dataclass
+class _Answer:
+    """What the events said so far: text started, the generation id, and the message-end delta."""
+
+    secrets: list[str]
+    text_started: bool = False
+    generation_id: str | None = None
+    end: Any = None
+
+    def take(self, event: Any) -> str | None:
+        """The event's text, if any; an error reported in message-end is raised."""
+        if event.type == "content-delta":
+            content = event.delta.message.content if event.delta and event.delta.message else None
+            text = content.text if content is not None else None
+            self.text_started = self.text_started or bool(text)
+            return text
+        if event.type == "message-start":
+            self.generation_id = event.id
+        elif event.type == "message-end":
+            self.end = event.delta or ChatMessageEndEventDelta()
+            if self.end.error or self.end.finish_reason == "ERROR":
+                detail = self.end.error or "finish_reason ERROR"
+                raise errs.make(ServerError, f"Cohere reported an error mid-stream: {detail}", secrets=self.secrets)
+        return None
+
+    def tail(self) -> list[Event]:
         extra: dict[str, Any] = {}
-        if usage is not None:
-            usage_event, extra = _usage(usage)
-            yield usage_event
-        yield Finish(_FINISH.get(finish or "COMPLETE", (finish or "").lower()))
-        yield Meta(request_id=generation_id, extra=extra)
+        out: list[Event] = []
+        if self.end.usage is not None:
+            usage, extra = _usage(self.end.usage)
+            out.append(usage)
+        finish = str(self.end.finish_reason) if self.end.finish_reason else "COMPLETE"
+        out.append(Finish(_FINISH.get(finish, finish.lower())))
+        out.append(Meta(request_id=self.generation_id, extra=extra))
+        return out
 
 
 def _int(value: Any) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,37 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
+_FIELD_END = re.compile(r"[,\r\n]")
+
+
+def _unclosed_quote_line(text: str) -> int | None:
+    """The line on which a quoted cell opens and never closes, read by the csv module's default rules.
+
+    csv would take everything after such a quote, rows and all, as one cell: one merged prompt.
+    A quote opens a cell only as its first character; `""` inside a quoted cell is a literal quote.
+    """
+    i = 0
+    while i < len(text):
+        if text[i] == '"':
+            j = i + 1
+            while (j := text.find('"', j)) >= 0 and text.startswith('"', j + 1):
+                j += 2
+            if j < 0:
+                return text.count("\n", 0, i) + 1
+            i = j + 1
+        end = _FIELD_END.search(text, i)
+        if end is None:
+            return None
+        i = end.end()
+    return None
+
+
 def _rows_csv(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+    if '"' in text and (line := _unclosed_quote_line(text)) is not None:
+        raise BatchInputError(
+            f"{name}: the quote opened on line {line} is never closed, so every row after it would be read "
+            'as one prompt. Close it (a quote inside a quoted cell is written "").'
+        )
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or []) if h is not None]
     if "prompt" not in header:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -153,7 +153,7 @@ class ConfigProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.reason}"
+        return f"{self.file}: {self.path}: {self.reason}" if self.path else f"{self.file}: {self.reason}"
 
 
 @dataclass
@@ -204,9 +204,48 @@ class Catalog:
         )
 
 
+class _Loader(yaml.SafeLoader):
+    """safe_load that also finds keys written twice in one mapping: PyYAML keeps the last one silently."""
+
+    def load_noting_duplicates(self) -> tuple[Any, list[tuple[str, int, int]]]:
+        """(the document, [(key path, line of the first, line of the one that wins)])."""
+        try:
+            node = self.get_single_node()
+            if node is None:
+                return None, []
+            duplicates = list(_duplicates(node, "", set()))  # first: constructing merges `<<` keys into the node
+            return self.construct_document(node), duplicates
+        finally:
+            self.dispose()
+
+
+_MERGE = "tag:yaml.org,2002:merge"  # `<<: *anchor` overrides on purpose
+
+
+def _duplicates(node: yaml.Node, path: str, seen: set[int]) -> Iterator[tuple[str, int, int]]:
+    if id(node) in seen:  # an alias: already walked (and a recursive one would never end)
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+                yield from _duplicates(value, path, seen)
+                continue
+            name = f"{path}.{key.value}" if path else key.value
+            line = key.start_mark.line + 1
+            if (key.tag, key.value) in lines:
+                yield name, lines[(key.tag, key.value)], line
+            lines[(key.tag, key.value)] = line
+            yield from _duplicates(value, name, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicates(item, f"{path}[{i}]", seen)
+
+
 def _read_yaml(path: Path, problems: list[ConfigProblem]) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data, duplicates = _Loader(path.read_text(encoding="utf-8")).load_noting_duplicates()
     except FileNotFoundError:
         problems.append(ConfigProblem(path.name, "", "file not found"))
         return {}
@@ -215,6 +254,10 @@ def _read_yaml(path: Path, problems: list[ConfigProblem]) -> dict[str, Any]:
         where = f"line {mark.line + 1}" if mark else ""
         problems.append(ConfigProblem(path.name, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"))
         return {}
+    for key_path, first, last in duplicates:
+        where = f"on line {first} and line {last}; line {last}'s" if first != last else f"on line {last}; the second"
+        problems.append(ConfigProblem(path.name, key_path, f"written twice, {where} is used"))
+    data = data or {}
     if not isinstance(data, dict):
         problems.append(ConfigProblem(path.name, "", "top level must be a mapping"))
         return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from providers.base import redact
+from providers.base import redact, redact_keys
 
 # Every variable a provider reads a credential from (providers/*.py KEY_ENVS, TOKEN_ENV, ...).
 KEY_ENVS = (
@@ -25,29 +25,27 @@ KEY_ENVS = (
     "HF_TOKEN",
     "HUGGING_FACE_HUB_TOKEN",
 )
-MIN_LENGTH = 8  # shorter values are not keys, and scrubbing them would mangle ordinary text
 
 
 def known_secrets(extra_envs: Iterable[str | None] = ()) -> list[str]:
     """The values of the key variables (plus e.g. a model's api_key_env) set now, longest first."""
     names = {*KEY_ENVS, *(n for n in extra_envs if n)}
-    values = {v.strip() for n in names if (v := os.environ.get(n)) and len(v.strip()) >= MIN_LENGTH}
+    values = {v.strip() for n in names if (v := os.environ.get(n)) and v.strip()}
     return sorted(values, key=len, reverse=True)
 
 
 def scrub(text: str, extra_envs: Iterable[str | None] = ()) -> str:
-    """`text` with every known key replaced by [redacted]; other text untouched.
+    """`text` with every known key, and any slice of one long enough to matter, replaced by [redacted].
+
+    Other text is untouched; see providers.base.redact_keys for what counts.
 
     >>> import os; os.environ["BAKEOFF_DOCTEST_KEY"] = "k-0123456789"
-    >>> scrub("echo: k-0123456789!", ["BAKEOFF_DOCTEST_KEY"])
-    'echo: [redacted]!'
+    >>> scrub("echo: k-0123456789! and 01234567.", ["BAKEOFF_DOCTEST_KEY"])
+    'echo: [redacted]! and [redacted].'
     """
-    for secret in known_secrets(extra_envs):
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
-    return text
+    return redact_keys(text, known_secrets(extra_envs))
 
 
 def scrub_message(text: str, extra_envs: Iterable[str | None] = ()) -> str:
     """An error message: known keys and anything key-shaped (sk-..., AIza..., Bearer ...) removed."""
-    return redact(scrub(text, extra_envs))
+    return redact(text, known_secrets(extra_envs))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from providers.base import (
@@ -18,14 +16,11 @@ from providers.base import (
     RateLimited,
     Request,
     ServerError,
-    StreamInterrupted,
-    Timeout,
-    Unreachable,
     Usage,
 )
 from providers.cohere_chat import CohereProvider
 from tests.fakes import cohere_wire as wire
-from tests.fakes.server import FakeServer, Reply, closed_port_url
+from tests.fakes.server import FakeServer, Reply
 from tests.providers.helpers import assert_order, run
 
 KEY = "co-test-key-0123456789abcdef"
@@ -175,12 +170,6 @@ def test_http_errors_map_to_taxonomy_without_sdk_retry(
     assert len(fake.requests_to(wire.CHAT_PATH)) == 1
 
 
-def test_key_is_redacted(fake: FakeServer) -> None:
-    fake.on("POST", wire.CHAT_PATH, wire.error_reply(401, f"invalid api token {KEY}"))
-    out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, AuthError) and KEY not in str(out.error)
-
-
 def test_error_in_message_end(fake: FakeServer) -> None:
     fake.on("POST", wire.CHAT_PATH, wire.stream_reply(["partial"], finish="ERROR", error="internal failure"))
     out = run(CohereProvider(), spec(fake.url))
@@ -193,55 +182,21 @@ def test_wrong_content_type_is_malformed(fake: FakeServer) -> None:
     assert isinstance(run(CohereProvider(), spec(fake.url)).error, MalformedResponse)
 
 
-def test_unparseable_events_are_skipped_by_the_sdk_so_a_missing_end_is_reported(fake: FakeServer) -> None:
-    """cohere 7.x logs and skips bad events; without message-end we must not claim success."""
-    frames = wire.frames(["fine"])
-    bad = b"event: message-end\ndata: {not json\n\n"
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], bad]))
+def test_an_event_of_the_wrong_shape_is_malformed_too(fake: FakeServer) -> None:
+    frames = wire.frames(["Paris is", " the capital"])
+    wrong = wire.event("content-delta", {"type": "content-delta", "delta": "not an object"})
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], wrong, *frames[4:]]))
     out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, StreamInterrupted) and out.text == "fine"
-
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[bad]))
-    assert isinstance(run(CohereProvider(), spec(fake.url)).error, MalformedResponse)
+    assert isinstance(out.error, MalformedResponse) and out.text == "Paris is"
 
 
-def test_connection_refused_is_unreachable() -> None:
-    assert isinstance(run(CohereProvider(), spec(closed_port_url())).error, Unreachable)
-
-
-def test_drop_after_text_is_stream_interrupted(fake: FakeServer) -> None:
-    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(["LL", "Ms", " x"], drop_after=4))
+def test_an_event_type_the_sdk_does_not_know_is_ignored(fake: FakeServer) -> None:
+    """A newer server may add event kinds; they carry nothing we read, so the answer stands."""
+    frames = wire.frames(["Paris"])
+    novel = wire.event("thinking-delta", {"type": "thinking-delta", "delta": {"text": "hmm"}})
+    fake.on("POST", wire.CHAT_PATH, wire.stream_reply(frame_list=[*frames[:3], novel, *frames[3:]]))
     out = run(CohereProvider(), spec(fake.url))
-    assert isinstance(out.error, StreamInterrupted) and out.text == "LLMs"
-    assert len(fake.requests_to(wire.CHAT_PATH)) == 1  # no SSE reconnect either
-
-
-def test_slow_server_times_out(fake: FakeServer) -> None:
-    fake.on(
-        "POST",
-        wire.CHAT_PATH,
-        Reply(frames=wire.frames(["late"]), content_type="text/event-stream", headers_delay=3.0),
-    )
-    out = run(CohereProvider(), spec(fake.url), Request(prompt="hi", timeout_s=0.3))
-    assert isinstance(out.error, Timeout)
-
-
-def test_cancellation_propagates(fake: FakeServer) -> None:
-    fake.on(
-        "POST",
-        wire.CHAT_PATH,
-        Reply(frames=wire.frames(["a", "b"]), content_type="text/event-stream", between_delay=5.0),
-    )
-
-    async def consume() -> None:
-        async for _ in CohereProvider().stream(spec(fake.url), Request(prompt="hi")):
-            pass
-
-    async def main() -> None:
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(consume(), timeout=0.3)
-
-    asyncio.run(main())
+    assert out.error is None and out.text == "Paris" and out.finish == "stop"
 
 
 def test_check_states(monkeypatch: pytest.MonkeyPatch) -> None:

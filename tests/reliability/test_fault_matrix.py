@@ -21,12 +21,13 @@ from providers import base
 from providers._http_errors import request_id as header_request_id
 from tests.fakes.server import closed_port_url
 from tests.integration.wires import KEYS, MARKER, WIRES
-from tests.reliability.faults import FAULTS, PARTIAL, PROVIDERS, Fault
+from tests.reliability.faults import FAULTS, KNOWN_GAPS, PARTIAL, PROVIDERS, Fault
 from ui.cards import error_text
 
 POLICY = RetryPolicy(max_attempts=3, base_s=0.01, cap_s=0.03)
 TAXONOMY = {c.__name__ for c in vars(base).values() if isinstance(c, type) and issubclass(c, base.ProviderError)}
-HEALTHY_TEXT = {name: [f"{name} says", " hello", " intact."] for name in PROVIDERS}
+# Numbered, not named: the canary keys hold the provider names, and any 8 characters of a key are redacted.
+HEALTHY_TEXT = {name: [f"Model {i} says", " hello", " intact."] for i, name in enumerate(PROVIDERS, 1)}
 
 
 @pytest.fixture
@@ -39,8 +40,10 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 @pytest.mark.parametrize("faulty", PROVIDERS)
 def test_one_faulty_provider_among_healthy_ones(
-    faulty: str, fault: Fault, servers, keys, tmp_path, caplog: pytest.LogCaptureFixture
+    faulty: str, fault: Fault, servers, keys, tmp_path, caplog: pytest.LogCaptureFixture, request
 ) -> None:
+    if gap := KNOWN_GAPS.get((faulty, fault.name)):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=gap))
     cat = Catalog()
     fakes = {}
     for name, wire in WIRES.items():

@@ -12,15 +12,18 @@ from pathlib import Path
 import pytest
 
 from bakeoff import cli
+from bakeoff.catalog import secrets
 from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
 from bakeoff.runner.engine import run_blocking
 from bakeoff.runner.fan_out import RetryPolicy
 from bakeoff.store import export
 from bakeoff.store.store import Store
+from providers.base import PUBLIC_KEYS, redact, redact_keys
+from providers.openai_chat import PLACEHOLDER_KEY
 from tests.fakes.server import Reply
 from tests.integration.wires import MARKER, WIRES, Wire, dropped_after
-from tests.reliability.canaries import CANARIES, files_hits, hits
+from tests.reliability.canaries import CANARIES, SLICED, files_hits, fragments_in, hits
 from tests.reliability.faults import native_error
 
 POLICY = RetryPolicy(max_attempts=2, base_s=0.01, cap_s=0.02)
@@ -140,3 +143,96 @@ def test_canaries_reach_no_file_export_log_or_message(
     # and the answers that echoed the key were kept, with the key scrubbed out
     echoed = store.get_run(run_ids[list(SCENARIOS).index("the key echoed inside the answer")])[1]
     assert all(r.output == "Your key is [redacted]." for r in echoed if r.status == "ok")
+
+
+# ---- slices of a key, and short keys ------------------------------------------------------------------------
+
+KEY = SLICED["OPENAI_API_KEY"]
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (f"echo {KEY}!", "echo [redacted]!"),
+        (f"invalid key ...{KEY[5:17]}...", "invalid key ...[redacted]..."),  # a 12-character slice
+        (f"{KEY[:8]}", "[redacted]"),
+        (f"{KEY[:10]} and {KEY[-9:]}", "[redacted] and [redacted]"),
+        (f"{KEY[3:11]}{KEY[12:20]}", "[redacted]"),  # two slices side by side: one span
+        (f"x{KEY[2:9]}x", f"x{KEY[2:9]}x"),  # 7 characters: too short to be told from text
+        ("nothing to see", "nothing to see"),
+    ],
+)
+def test_any_eight_characters_of_a_key_are_redacted(text: str, want: str) -> None:
+    assert redact_keys(text, [KEY, None, ""]) == want
+    assert fragments_in(redact(text, [KEY])) == set()
+
+
+def test_a_short_key_is_redacted_where_it_stands_whole() -> None:
+    text = "token abc123 rejected; key=abc123&x=1; xabc123y is another word"
+    assert redact_keys(text, ["abc123"]) == "token [redacted] rejected; key=[redacted]&x=1; xabc123y is another word"
+
+
+def test_the_placeholder_for_keyless_servers_is_not_a_secret() -> None:
+    assert PLACEHOLDER_KEY in PUBLIC_KEYS
+    assert redact("max_tokens is required", [PLACEHOLDER_KEY]) == "max_tokens is required"
+
+
+def test_a_short_configured_key_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", "k3y-42")
+    assert secrets.scrub("the key k3y-42 was refused") == "the key [redacted] was refused"
+
+
+SLICE_SCENARIOS = {
+    "401 echoing a slice of the key": lambda w, key: w.auth(key[4:16]),
+    "the answer quoting a slice of the key": lambda w, key: w.ok(["Your key ends in ", key[-12:], "."], 4, 3),
+    "another provider's key, sliced, in an error": lambda w, key: native_error(
+        w, 400, f"bad header ...{SLICED['CANARY_GATEWAY_KEY'][3:15]}..."
+    ),
+}
+
+
+def test_no_fragment_of_a_key_reaches_the_database_or_an_export(
+    servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server echoing 12 characters of the key it was sent: no 8 of them in a row are stored or exported."""
+    for name, value in SLICED.items():
+        monkeypatch.setenv(name, value)
+    db = tmp_path / "slices.db"
+    store = Store(f"sqlite:///{db}")
+    fakes = {name: servers() for name in WIRES}
+    envs = {name: wire.key_env or "OLLAMA_API_KEY" for name, wire in WIRES.items()}
+    cat = Catalog(
+        entries={
+            name: CatalogEntry(
+                provider=wire.provider,
+                model=wire.model,
+                kind="local" if name == "ollama" else "commercial",
+                base_url=wire.base_url(fakes[name]),
+                api_key_env=envs[name],
+            )
+            for name, wire in WIRES.items()
+        }
+    )
+    cat.entries["gateway"] = CatalogEntry(provider="openai_compatible", model="m", kind="commercial",
+                                          base_url="https://gateway.example/v1", api_key_env="CANARY_GATEWAY_KEY")
+    pairs, shown = [], []
+    for scenario, reply in SLICE_SCENARIOS.items():
+        for name, wire in WIRES.items():
+            wire.serve(fakes[name], reply(wire, SLICED[envs[name]]))
+        run = Run(prompt=f"scenario: {scenario}", model_refs=list(WIRES), params=Params(timeout_s=5))
+        results = run_blocking(run, cat, store, policy=POLICY)
+        assert {r.status for r in results} == ({"ok"} if "answer" in scenario else {"error"}), scenario
+        shown += [json.dumps(r.to_json(), default=str) for r in results]
+        pairs.append(store.get_run(run.run_id))
+
+    sent = [fragments_in(" ".join(v for req in s.requests for v in req.headers.values())) for s in fakes.values()]
+    assert all(sent), "every server received its key: the test would prove nothing otherwise"
+    found = {
+        "db files": set().union(*(fragments_in(f.read_bytes()) for f in sorted(tmp_path.glob("slices.db*")))),
+        "csv": fragments_in(export.to_csv(pairs)),
+        "jsonl": fragments_in(export.to_jsonl(pairs)),
+        "results as json": set().union(*(fragments_in(m) for m in shown)),
+    }
+    assert found == {"db files": set(), "csv": set(), "jsonl": set(), "results as json": set()}, found
+    quoted = pairs[list(SLICE_SCENARIOS).index("the answer quoting a slice of the key")][1]
+    assert {r.output for r in quoted} == {"Your key ends in [redacted]."}

@@ -54,27 +54,49 @@ def test_jsonl_and_yaml_and_default_ids(tmp_path):
     assert [(i.item_id, i.prompt) for i in load_items(y)] == [("x", "one"), ("2", "two")]
 
 
-@pytest.mark.parametrize(
-    ("name", "data", "message"),
-    [
-        ("a.csv", b"question,answer\nhi,there\n", "a.csv: no `prompt` column (found 'question', 'answer')"),
-        ("a.csv", b"prompt,id\nhello,1\n  ,2\n", "a.csv: row 2: the prompt is empty"),
-        ("a.csv", b"prompt\n\xff\xfehello\n", "a.csv: not UTF-8 text (byte 0xff on line 2)"),
-        ("a.csv", b"prompt,id\na,1\nb,1\n", "a.csv: row 2: id '1' is already used by row 1"),
-        ("a.csv", b"prompt\na,b\n", "a.csv: row 1 has 2 cells but the header names 1"),
-        ("a.jsonl", b'{"prompt": "a"}\n{"prompt": \n', "a.jsonl: line 2 is not valid JSON"),
-        ("a.jsonl", b'{"text": "a"}\n', "a.jsonl: line 1 has no `prompt`"),
-        ("a.jsonl", b'["a"]\n', "a.jsonl: line 1 must be a JSON object"),
-        ("a.yaml", b"prompt: [unclosed\n", "a.yaml: not valid YAML on line"),
-        ("a.yaml", b"- prompt: 5\n", "a.yaml: item 1: `prompt` must be text, got int"),
-        ("a.txt", b"hello", "a.txt: unknown file type"),
-        ("a.csv", b"prompt\n", "a.csv: no items found"),
-    ],
-)
+# (file name, bytes, what the refusal says): each is refused naming the file and the row or line
+BAD_FILES = [
+    ("a.csv", b"question,answer\nhi,there\n", "a.csv: no `prompt` column (found 'question', 'answer')"),
+    ("a.csv", b"prompt,id\nhello,1\n  ,2\n", "a.csv: row 2: the prompt is empty"),
+    ("a.csv", b"prompt\n\xff\xfehello\n", "a.csv: not UTF-8 text (byte 0xff on line 2)"),
+    ("a.csv", b"prompt,id\na,1\nb,1\n", "a.csv: row 2: id '1' is already used by row 1"),
+    ("a.csv", b"prompt\na,b\n", "a.csv: row 1 has 2 cells but the header names 1"),
+    ("a.jsonl", b'{"prompt": "a"}\n{"prompt": \n', "a.jsonl: line 2 is not valid JSON"),
+    ("a.jsonl", b'{"text": "a"}\n', "a.jsonl: line 1 has no `prompt`"),
+    ("a.jsonl", b'["a"]\n', "a.jsonl: line 1 must be a JSON object"),
+    ("a.yaml", b"prompt: [unclosed\n", "a.yaml: not valid YAML on line"),
+    ("a.yaml", b"- prompt: 5\n", "a.yaml: item 1: `prompt` must be text, got int"),
+    ("a.txt", b"hello", "a.txt: unknown file type"),
+    ("a.csv", b"prompt\n", "a.csv: no items found"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_FILES)
 def test_bad_input_names_file_and_row(name, data, message):
     with pytest.raises(BatchInputError) as exc:
         parse_items(data, name)
     assert message in str(exc.value)
+
+
+# (CSV bytes, the line its unclosed quote opens on)
+UNCLOSED_QUOTES = [
+    (b'id,prompt\n1,"What is\n2,Capital of France?\n3,Say hi\n', 2),
+    (b'id,prompt\r\n1,"ok, fine"\r\n2,"He said ""hi"""\r\n3,"and this never closes\r\n4,x\r\n', 4),
+    (b'prompt,id\n"multi\nline",1\n"open,2\n', 4),
+]
+
+
+@pytest.mark.parametrize(("data", "line"), UNCLOSED_QUOTES)
+def test_an_unterminated_quote_is_refused_naming_the_line_it_opened_on(data, line):
+    """csv would read every row after it into one prompt, silently."""
+    with pytest.raises(BatchInputError, match=rf"a.csv: the quote opened on line {line} is never closed"):
+        parse_items(data, "a.csv")
+
+
+def test_quotes_that_close_are_fine():
+    data = b'prompt,id\n"multi\nline, with ""quotes""",1\nsay "hi" now,2\n"a"b,3\n'
+    items = parse_items(data, "a.csv")
+    assert [i.prompt for i in items] == ['multi\nline, with "quotes"', 'say "hi" now', "ab"]
 
 
 def test_missing_file(tmp_path):

@@ -73,6 +73,38 @@ def test_malformed_yaml_reports_line(tmp_path):
     assert cat.problems[0].file == "m.yaml" and "line" in cat.problems[0].path
 
 
+def test_duplicate_keys_are_named_with_both_lines(tmp_path):
+    """PyYAML keeps the last of two equal keys without a word; the user is told, and the last still wins."""
+    models = GOOD + "  api:\n    provider: openai\n    model: gpt-y\n    kind: commercial\n    model: gpt-z\n"
+    pricing = (
+        "prices:\n  api:\n    - {as_of: 2024-01-01, input: 1, output: 2, source: s}\n"
+        "  api:\n    - {as_of: 2024-01-01, input: 3, output: 4, source: s, input: 5}\n"
+    )
+    cat = write(tmp_path, models, pricing)
+    assert [(p.file, p.path, p.reason) for p in cat.problems] == [
+        ("m.yaml", "models.api", "written twice, on line 8 and line 19; line 19's is used"),
+        ("m.yaml", "models.api.model", "written twice, on line 21 and line 23; line 23's is used"),
+        ("p.yaml", "prices.api", "written twice, on line 2 and line 4; line 4's is used"),
+        ("p.yaml", "prices.api[0].input", "written twice, on line 5; the second is used"),
+    ]
+    assert cat.entries["api"].model == "gpt-z" and cat.price_on("api", dt.date(2025, 1, 1)).input == 5
+
+
+def test_keys_that_only_look_alike_or_merge_are_not_duplicates(tmp_path):
+    models = (
+        "base: &base {provider: openai, kind: commercial}\n"
+        "models:\n  a: {<<: *base, model: x, provider: openai_compatible, base_url: 'http://localhost:1/v1'}\n"
+        "  '1': {<<: *base, model: y}\n  1: {<<: *base, model: z}\n"
+    )
+    cat = write(tmp_path, models)
+    assert not [p for p in cat.problems if "twice" in p.reason], cat.problems
+
+
+def test_an_empty_file_is_an_empty_catalog(tmp_path):
+    cat = write(tmp_path, "", "")
+    assert not cat.problems and not cat.entries
+
+
 def test_dated_price_rows_pick_the_one_in_force(tmp_path):
     pricing = """
 prices:
