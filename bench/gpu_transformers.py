@@ -36,7 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/...` from anywhere
 
 from providers.base import PRECISIONS, Finish, Meta, ModelSpec, Request, Sent, TextDelta, Usage
-from providers.transformers_local import DEVICE_ENV, LocalModel, TransformersProvider
+from providers.local_device import DEVICE_ENV
+from providers.transformers_local import LocalModel, TransformersProvider
 
 SMOL = ModelSpec(
     id="smollm2-135m-instruct",

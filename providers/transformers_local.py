@@ -29,11 +29,10 @@ import contextlib
 import functools
 import gc
 import importlib.util
-import os
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,101 +40,26 @@ from typing import Any, ClassVar
 from providers.base import (
     PRECISIONS,
     Availability,
-    BadRequest,
     ConfigError,
-    ContextLength,
     Event,
-    Finish,
     Meta,
     ModelSpec,
     NotFound,
     Precision,
     ProviderError,
     Request,
-    Sent,
     ServerError,
     Status,
-    TextDelta,
     Unsupported,
-    Usage,
 )
 from providers.hf_lock import CPU_TURN, LOAD_LOCK
+from providers.local_device import current_device, device_label, device_problem, load_kwargs
 from providers.local_weights import Weights, locate, parameter_count
+from providers.transformers_generation import _check_context, _encode, _encode_lock, _generate, _validate
 
 # Weights memory per parameter, for the refuse-before-loading check (quantized layers only;
 # embeddings and norms stay wider, so real footprints are somewhat larger).
 _BYTES_PER_PARAM: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "8bit": 1.0, "4bit": 0.5, "fp4": 0.5}
-_LOCK_POLL_S = 0.01  # how often a waiting request retries the model's generation lock
-
-DEVICE_ENV = "BAKEOFF_LOCAL_DEVICE"
-DEVICE_SETTINGS = ("auto", "cpu", "cuda")
-
-
-def device_setting(value: str | None) -> str:
-    """The device setting an env value names: `auto` when unset or blank; ConfigError if unknown."""
-    setting = (value or "").strip().lower() or "auto"
-    if setting not in DEVICE_SETTINGS:
-        raise ConfigError(f"{DEVICE_ENV}={value!r} is not a device setting: use {', '.join(DEVICE_SETTINGS)}")
-    return setting
-
-
-def select_device(value: str | None, cuda_available: Callable[[], bool]) -> str:
-    """The device ("cpu" or "cuda") for the env value `value`; asks `cuda_available` only if it matters.
-
-    auto: cuda when available, else cpu. cuda without CUDA: Unsupported, naming the variable.
-    """
-    setting = device_setting(value)
-    if setting == "cpu":
-        return "cpu"
-    if cuda_available():
-        return "cuda"
-    if setting == "cuda":
-        raise Unsupported(
-            f"{DEVICE_ENV}=cuda, but torch sees no CUDA device here (torch.cuda.is_available() is False): "
-            f"set {DEVICE_ENV}=cpu (or auto), or install a CUDA build of torch"
-        )
-    return "cpu"
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:  # no torch, or a broken CUDA install: the CPU it is
-        return False
-
-
-def _device() -> str:
-    """Where loads go now: "cpu", or "cuda:<index>" of the current CUDA device."""
-    if select_device(os.environ.get(DEVICE_ENV), _cuda_available) == "cpu":
-        return "cpu"
-    import torch
-
-    return f"cuda:{torch.cuda.current_device()}"
-
-
-def _device_problem() -> str | None:
-    """Why the device setting cannot be used here, or None. Imports torch only for an explicit `cuda`."""
-    try:
-        if device_setting(os.environ.get(DEVICE_ENV)) == "cuda":
-            select_device("cuda", _cuda_available)
-    except ProviderError as exc:
-        return str(exc)
-    return None
-
-
-def _device_label(device: str) -> str:
-    """The device as messages and Meta show it: "cuda:0 (NVIDIA H200)"; "cpu" stays "cpu"."""
-    if device == "cpu":
-        return device
-    try:
-        import torch
-
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    except Exception:
-        return device
-
 
 @dataclass(eq=False)
 class LocalModel:
@@ -163,7 +87,6 @@ _key_locks: dict[tuple[str, ...], threading.Lock] = {}
 # importing them at once see half-initialised modules ("cannot import name ... partially
 # initialized module"). Loading is CPU- and disk-bound, so serialising it costs little.
 _load_lock = LOAD_LOCK  # process-wide, shared with the embedding model (see hf_lock.py)
-_encode_lock = threading.Lock()  # fast tokenizers may not be mutated concurrently; encoding is ms
 
 
 def _key_lock(*key: str) -> threading.Lock:
@@ -193,7 +116,7 @@ class TransformersProvider:
         reason = _precision_problem(precision, cheap=True)
         if reason:
             return Availability("unsupported", f"{precision}: {reason}")
-        reason = _device_problem()
+        reason = device_problem()
         if reason:
             return Availability("unsupported", reason)
         if weights.ready:
@@ -264,7 +187,7 @@ class TransformersProvider:
             extra = {"precision": precision, "weights": str(loaded.folder)}
             if loaded.device != "cpu":
                 input_ids = input_ids.to(loaded.device)
-                extra["device"] = _device_label(loaded.device)
+                extra["device"] = device_label(loaded.device)
             yield Meta(memory_bytes=loaded.memory_bytes, load_s=load_s, extra=extra)
             async with contextlib.aclosing(_generate(loaded, input_ids, req)) as events:
                 async for event in events:  # closing the stream closes (and stops) the generation
@@ -296,7 +219,7 @@ def _bitsandbytes_problem() -> str | None:
             if importlib.util.find_spec(module) is None:
                 return f"{module} is not installed: pip install {module}"
         try:
-            device = _device()
+            device = current_device()
         except ProviderError as exc:
             return str(exc)
         return _bitsandbytes_probe("cpu" if device == "cpu" else "cuda")
@@ -347,7 +270,7 @@ def _refuse_if_no_memory(folder: Path, precision: str, label: str, device: str =
             import torch
 
             available, _total = torch.cuda.mem_get_info(torch.device(device))
-            where = f"of GPU memory is free on {_device_label(device)}"
+            where = f"of GPU memory is free on {device_label(device)}"
     except Exception:
         return
     if params is None:
@@ -392,7 +315,7 @@ def _get_or_load(weights: Weights, precision: Precision) -> LocalModel:
 def _load(weights: Weights, precision: Precision) -> LocalModel:
     started = time.perf_counter()
     with _load_lock:
-        device = _device()  # first: an unusable device setting refuses before any import or conversion
+        device = current_device()  # first: an unusable device setting refuses before any import or conversion
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
 
@@ -402,14 +325,14 @@ def _load(weights: Weights, precision: Precision) -> LocalModel:
             folder = weights.prepare()
         _refuse_if_no_memory(folder, precision, weights.label, device)
         tokenizer = _tokenizer(weights)
-        kwargs = _load_kwargs(precision, device)
+        kwargs = load_kwargs(precision, device)
         if device == "cpu":
             model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **kwargs)
         else:
             try:
                 model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **kwargs)
             except Exception as exc:
-                raise _load_error(exc, weights.label, f"{precision} on {_device_label(device)}") from exc
+                raise _load_error(exc, weights.label, f"{precision} on {device_label(device)}") from exc
         model.eval()
     return LocalModel(
         model=model,
@@ -420,35 +343,6 @@ def _load(weights: Weights, precision: Precision) -> LocalModel:
         memory_bytes=int(model.get_memory_footprint()),
         device=device,
     )
-
-
-def _load_kwargs(precision: str, device: str = "cpu") -> dict[str, Any]:
-    import torch
-
-    if device != "cpu":  # "cuda:<index>": every precision loads straight onto that GPU
-        kwargs = _load_kwargs(precision)
-        kwargs["device_map"] = {"": torch.device(device).index or 0}
-        return kwargs
-    if precision == "fp32":
-        return {"dtype": torch.float32}
-    if precision == "bf16":
-        return {"dtype": torch.bfloat16}
-    from transformers import BitsAndBytesConfig
-
-    # `dtype` is for the layers bitsandbytes leaves alone (embeddings, norms, lm_head). Left at
-    # fp32, the embeddings alone double a small model's 4-bit footprint (SmolLM2: 166 vs 109 MB).
-    if precision == "8bit":
-        # fp16: the int8 matmul casts its inputs to fp16 anyway, and logs a warning on every
-        # call when they arrive as fp32.
-        quant = BitsAndBytesConfig(load_in_8bit=True)
-        return {"quantization_config": quant, "device_map": "cpu", "dtype": torch.float16}
-    # "4bit" is NF4 (the fastest 4-bit mode measured on this CPU); "fp4" the plain 4-bit float. Both bf16 compute.
-    quant = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="fp4" if precision == "fp4" else "nf4",
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
-    return {"quantization_config": quant, "device_map": "cpu", "dtype": torch.bfloat16}
 
 
 def _tokenizer(weights: Weights) -> Any:
@@ -485,215 +379,3 @@ def _load_error(exc: Exception, label: str, what: str) -> ProviderError:
     if isinstance(exc, OSError):
         return NotFound(f"{label} ({what}): weights missing or incomplete ({text})")
     return ConfigError(f"{label} ({what}) could not be loaded: {text}")
-
-
-# ---- one generation ---------------------------------------------------------------------------
-
-
-def _validate(spec: ModelSpec, req: Request) -> None:
-    if req.max_tokens < 1:
-        raise BadRequest(f"max_tokens must be at least 1 (got {req.max_tokens})")
-    if spec.max_output_tokens is not None and req.max_tokens > spec.max_output_tokens:
-        raise BadRequest(
-            f"max_tokens {req.max_tokens} exceeds {spec.display_id}'s max output of {spec.max_output_tokens}"
-        )
-    if req.top_p is not None and not 0.0 < req.top_p <= 1.0:
-        raise BadRequest(f"top_p must be in (0, 1] (got {req.top_p})")
-
-
-def _encode(tokenizer: Any, spec: ModelSpec, req: Request) -> Any:
-    """Prompt ids, shape (1, n): the chat template for chat models, plain text for base models."""
-    with _encode_lock:
-        if spec.chat_template:
-            messages = [{"role": "system", "content": req.system}] if req.system else []
-            messages.append({"role": "user", "content": req.prompt})
-            try:
-                encoded = tokenizer.apply_chat_template(
-                    messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-                )
-            except ValueError as exc:  # no chat template: a base model
-                raise ConfigError(
-                    f"{spec.id} has no chat template; set `chat_template: false` ({exc})"
-                ) from exc
-        else:
-            text = f"{req.system}\n\n{req.prompt}" if req.system else req.prompt
-            encoded = tokenizer(text, return_tensors="pt")
-    input_ids = encoded["input_ids"]
-    if input_ids.shape[1] == 0:
-        raise BadRequest("the prompt is empty")
-    return input_ids
-
-
-def _check_context(spec: ModelSpec, loaded: LocalModel, prompt_tokens: int, max_tokens: int) -> None:
-    window = spec.context_window or getattr(loaded.model.config, "max_position_embeddings", None)
-    if window and prompt_tokens + max_tokens > window:
-        raise ContextLength(
-            f"prompt ({prompt_tokens} tokens) + max_tokens ({max_tokens}) = {prompt_tokens + max_tokens} "
-            f"exceeds {spec.display_id}'s context window of {window}"
-        )
-
-
-class _StopFlag:
-    """StoppingCriteria: true once the stream is closed, so generate stops at the next token."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        return torch.full(
-            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
-        )
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _StopFlag:
-        return self  # a copy would never see the flag
-
-
-class _Sampler:
-    """LogitsProcessor that draws the next token (temperature, then top-p) with its own generator.
-
-    generate runs greedy on its output (all -inf but the drawn token), so no global RNG is used.
-    """
-
-    def __init__(self, temperature: float, top_p: float | None, seed: int | None, device: str = "cpu") -> None:
-        import torch
-
-        self.temperature = temperature
-        self.top_p = top_p
-        # multinomial wants a generator on the logits' device
-        self.generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        logits = scores.float() / self.temperature
-        if self.top_p is not None and self.top_p < 1.0:
-            sorted_logits, order = logits.sort(dim=-1, descending=True)
-            probs = sorted_logits.softmax(dim=-1)
-            outside = probs.cumsum(dim=-1) - probs > self.top_p  # mass before a token already > top_p
-            sorted_logits = sorted_logits.masked_fill(outside, float("-inf"))
-            logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-        chosen = torch.multinomial(logits.softmax(dim=-1), 1, generator=self.generator)
-        return torch.full_like(scores, float("-inf")).scatter(-1, chosen, 0.0)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _Sampler:
-        return self
-
-
-@functools.cache
-def _queue_streamer_class() -> type:
-    from transformers import TextStreamer
-
-    class QueueStreamer(TextStreamer):
-        """TextStreamer's decoding (whole words, no special tokens), handed to a callback."""
-
-        def __init__(self, tokenizer: Any, push: Any) -> None:
-            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
-            self._push = push
-
-        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
-            if text:
-                self._push(text)
-
-    return QueueStreamer
-
-
-_DONE = object()  # end-of-generation marker on the queue
-
-
-@dataclass
-class _Outcome:
-    output: Any = None
-    error: BaseException | None = None
-
-
-async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIterator[Event]:
-    """Sent, then text as generate produces it, then Usage and Finish, holding loaded.lock.
-
-    The generate thread releases the lock when it ends, so a closed stream frees the model only
-    once the thread has really stopped.
-    """
-    import torch
-    from transformers import LogitsProcessorList, StoppingCriteriaList
-
-    if not loaded.lock.acquire(blocking=False):
-        what = "the CPU" if loaded.device == "cpu" else "the GPU"
-        yield Status(f"waiting for {what}: local models take turns so each is timed fairly")
-        while not loaded.lock.acquire(blocking=False):  # polled: a cancelled wait holds nothing
-            await asyncio.sleep(_LOCK_POLL_S)
-    thread: threading.Thread | None = None
-    stop = _StopFlag()
-    try:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-
-        def push(item: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        generation_config = loaded.model.generation_config
-        kwargs: dict[str, Any] = {
-            "input_ids": input_ids,
-            "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": req.max_tokens,
-            "do_sample": False,
-            "streamer": _queue_streamer_class()(loaded.tokenizer, push),
-            "stopping_criteria": StoppingCriteriaList([stop]),
-        }
-        if generation_config.pad_token_id is None and generation_config.eos_token_id is not None:
-            eos = generation_config.eos_token_id
-            kwargs["pad_token_id"] = eos[0] if isinstance(eos, list) else eos
-        if req.temperature > 0:
-            kwargs["logits_processor"] = LogitsProcessorList(
-                [_Sampler(req.temperature, req.top_p, req.seed, device=loaded.device)]
-            )
-        outcome = _Outcome()
-        thread = threading.Thread(
-            target=_run_generate,
-            args=(loaded, kwargs, outcome, push),
-            name=f"bakeoff-generate[{loaded.folder.name}@{loaded.precision}]",
-            daemon=True,
-        )
-        yield Sent()
-        thread.start()  # the thread releases loaded.lock when generate returns
-        while (item := await queue.get()) is not _DONE:
-            yield TextDelta(item)
-        thread.join()
-        if outcome.error is not None:
-            raise _generate_error(outcome.error)
-        generated = outcome.output[0, input_ids.shape[1] :].tolist()
-        yield Usage(input_tokens=int(input_ids.shape[1]), output_tokens=len(generated), source="counted")
-        yield Finish(_finish_reason(generated, generation_config.eos_token_id, req.max_tokens))
-    finally:
-        stop.event.set()
-        if thread is None or thread.ident is None:  # never started: the lock is still ours
-            loaded.lock.release()
-        elif thread.is_alive():
-            with contextlib.suppress(BaseException):  # already unwinding; a second cancel must not leak
-                await asyncio.to_thread(thread.join)
-
-
-def _run_generate(loaded: LocalModel, kwargs: dict[str, Any], outcome: _Outcome, push: Any) -> None:
-    try:
-        outcome.output = loaded.model.generate(**kwargs)
-    except BaseException as exc:  # handed to the stream, which maps it
-        outcome.error = exc
-    finally:
-        loaded.lock.release()
-        push(_DONE)
-
-
-def _generate_error(exc: BaseException) -> ProviderError:
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, MemoryError) or "can't allocate" in str(exc) or type(exc).__name__ == "OutOfMemoryError":
-        return Unsupported(f"out of memory while generating: {type(exc).__name__}: {exc}")
-    return ServerError(f"generation failed: {type(exc).__name__}: {exc}")
-
-
-def _finish_reason(generated: list[int], eos: int | list[int] | None, max_tokens: int) -> str:
-    eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if generated and generated[-1] in eos_ids:
-        return "stop"
-    return "length" if len(generated) >= max_tokens else "stop"

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from providers import local_device as ld
 from providers import transformers_local as tl
 from providers.base import ConfigError, ModelSpec, ProviderError, Request, Status, Unsupported
+from providers.local_device import DEVICE_ENV, device_setting, select_device
 from providers.local_weights import Weights
-from providers.transformers_local import DEVICE_ENV, TransformersProvider, device_setting, select_device
+from providers.transformers_local import TransformersProvider
 
 SPEC = ModelSpec(id="fake-local", provider="transformers", model="fake/local", kind="local", context_window=64)
 
@@ -66,18 +68,18 @@ def test_explicit_cuda_without_cuda_is_unsupported_not_a_traceback():
 
 
 def test_device_follows_the_environment(monkeypatch):
-    monkeypatch.setattr(tl, "_cuda_available", lambda: False)
+    monkeypatch.setattr(ld, "cuda_available", lambda: False)
     monkeypatch.delenv(DEVICE_ENV, raising=False)
-    assert tl._device() == "cpu"
+    assert ld.current_device() == "cpu"
     monkeypatch.setenv(DEVICE_ENV, "cpu")
-    assert tl._device() == "cpu"
-    assert tl._device_problem() is None
+    assert ld.current_device() == "cpu"
+    assert ld.device_problem() is None
     monkeypatch.setenv(DEVICE_ENV, "cuda")
     with pytest.raises(Unsupported, match=DEVICE_ENV):
-        tl._device()
-    assert DEVICE_ENV in (tl._device_problem() or "")
+        ld.current_device()
+    assert DEVICE_ENV in (ld.device_problem() or "")
     monkeypatch.setenv(DEVICE_ENV, "tpu")
-    assert "'tpu'" in (tl._device_problem() or "")
+    assert "'tpu'" in (ld.device_problem() or "")
 
 
 @pytest.fixture
@@ -94,7 +96,7 @@ def fake_weights(monkeypatch, tmp_path: Path) -> Weights:
 
 
 def test_stream_refuses_explicit_cuda_without_cuda(monkeypatch, fake_weights):
-    monkeypatch.setattr(tl, "_cuda_available", lambda: False)
+    monkeypatch.setattr(ld, "cuda_available", lambda: False)
     monkeypatch.setenv(DEVICE_ENV, "cuda")
     seen: list = []
 
@@ -123,7 +125,7 @@ def test_stream_refuses_an_unknown_setting_as_a_provider_error(monkeypatch, fake
 def test_check_reports_explicit_cuda_without_cuda(monkeypatch, fake_weights):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    monkeypatch.setattr(tl, "_cuda_available", lambda: False)
+    monkeypatch.setattr(ld, "cuda_available", lambda: False)
     monkeypatch.setenv(DEVICE_ENV, "cuda")
     availability = TransformersProvider().check(SPEC)
     assert availability.state == "unsupported" and DEVICE_ENV in availability.detail
@@ -132,7 +134,7 @@ def test_check_reports_explicit_cuda_without_cuda(monkeypatch, fake_weights):
 
 
 def test_bitsandbytes_precisions_report_the_device_problem(monkeypatch):
-    monkeypatch.setattr(tl, "_cuda_available", lambda: False)
+    monkeypatch.setattr(ld, "cuda_available", lambda: False)
     monkeypatch.setenv(DEVICE_ENV, "cuda")
     monkeypatch.setattr(tl.importlib.util, "find_spec", lambda name: object())  # "installed"
     problem = tl._bitsandbytes_problem()

@@ -1,0 +1,256 @@
+"""One generation of an in-process transformers model: encode, take the CPU turn, stream tokens, finish.
+
+`model.generate` runs on a worker thread and pushes text to a queue the async side drains, so the
+event loop never blocks; closing the stream stops the thread at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from providers.base import (
+    BadRequest,
+    ConfigError,
+    ContextLength,
+    Event,
+    Finish,
+    ModelSpec,
+    ProviderError,
+    Request,
+    Sent,
+    ServerError,
+    Status,
+    TextDelta,
+    Unsupported,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from providers.transformers_local import LocalModel
+
+_LOCK_POLL_S = 0.01  # how often a waiting request retries the model's generation lock
+_encode_lock = threading.Lock()  # fast tokenizers may not be mutated concurrently; encoding is ms
+
+
+def _validate(spec: ModelSpec, req: Request) -> None:
+    if req.max_tokens < 1:
+        raise BadRequest(f"max_tokens must be at least 1 (got {req.max_tokens})")
+    if spec.max_output_tokens is not None and req.max_tokens > spec.max_output_tokens:
+        raise BadRequest(
+            f"max_tokens {req.max_tokens} exceeds {spec.display_id}'s max output of {spec.max_output_tokens}"
+        )
+    if req.top_p is not None and not 0.0 < req.top_p <= 1.0:
+        raise BadRequest(f"top_p must be in (0, 1] (got {req.top_p})")
+
+
+def _encode(tokenizer: Any, spec: ModelSpec, req: Request) -> Any:
+    """Prompt ids, shape (1, n): the chat template for chat models, plain text for base models."""
+    with _encode_lock:
+        if spec.chat_template:
+            messages = [{"role": "system", "content": req.system}] if req.system else []
+            messages.append({"role": "user", "content": req.prompt})
+            try:
+                encoded = tokenizer.apply_chat_template(
+                    messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+                )
+            except ValueError as exc:  # no chat template: a base model
+                raise ConfigError(
+                    f"{spec.id} has no chat template; set `chat_template: false` ({exc})"
+                ) from exc
+        else:
+            text = f"{req.system}\n\n{req.prompt}" if req.system else req.prompt
+            encoded = tokenizer(text, return_tensors="pt")
+    input_ids = encoded["input_ids"]
+    if input_ids.shape[1] == 0:
+        raise BadRequest("the prompt is empty")
+    return input_ids
+
+
+def _check_context(spec: ModelSpec, loaded: LocalModel, prompt_tokens: int, max_tokens: int) -> None:
+    window = spec.context_window or getattr(loaded.model.config, "max_position_embeddings", None)
+    if window and prompt_tokens + max_tokens > window:
+        raise ContextLength(
+            f"prompt ({prompt_tokens} tokens) + max_tokens ({max_tokens}) = {prompt_tokens + max_tokens} "
+            f"exceeds {spec.display_id}'s context window of {window}"
+        )
+
+
+class _StopFlag:
+    """StoppingCriteria: true once the stream is closed, so generate stops at the next token."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.full(
+            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _StopFlag:
+        return self  # a copy would never see the flag
+
+
+class _Sampler:
+    """LogitsProcessor that draws the next token (temperature, then top-p) with its own generator.
+
+    generate runs greedy on its output (all -inf but the drawn token), so no global RNG is used.
+    """
+
+    def __init__(self, temperature: float, top_p: float | None, seed: int | None, device: str = "cpu") -> None:
+        import torch
+
+        self.temperature = temperature
+        self.top_p = top_p
+        # multinomial wants a generator on the logits' device
+        self.generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        logits = scores.float() / self.temperature
+        if self.top_p is not None and self.top_p < 1.0:
+            sorted_logits, order = logits.sort(dim=-1, descending=True)
+            probs = sorted_logits.softmax(dim=-1)
+            outside = probs.cumsum(dim=-1) - probs > self.top_p  # mass before a token already > top_p
+            sorted_logits = sorted_logits.masked_fill(outside, float("-inf"))
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        chosen = torch.multinomial(logits.softmax(dim=-1), 1, generator=self.generator)
+        return torch.full_like(scores, float("-inf")).scatter(-1, chosen, 0.0)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Sampler:
+        return self
+
+
+@functools.cache
+def _queue_streamer_class() -> type:
+    from transformers import TextStreamer
+
+    class QueueStreamer(TextStreamer):
+        """TextStreamer's decoding (whole words, no special tokens), handed to a callback."""
+
+        def __init__(self, tokenizer: Any, push: Any) -> None:
+            super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            self._push = push
+
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                self._push(text)
+
+    return QueueStreamer
+
+
+_DONE = object()  # end-of-generation marker on the queue
+
+
+@dataclass
+class _Outcome:
+    output: Any = None
+    error: BaseException | None = None
+
+
+def _generate_kwargs(
+    loaded: LocalModel, input_ids: Any, req: Request, streamer: Any, stop: _StopFlag
+) -> dict[str, Any]:
+    """model.generate's arguments: greedy unless a temperature is set (then our own seeded sampler)."""
+    import torch
+    from transformers import LogitsProcessorList, StoppingCriteriaList
+
+    generation_config = loaded.model.generation_config
+    kwargs: dict[str, Any] = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "max_new_tokens": req.max_tokens,
+        "do_sample": False,
+        "streamer": streamer,
+        "stopping_criteria": StoppingCriteriaList([stop]),
+    }
+    if generation_config.pad_token_id is None and generation_config.eos_token_id is not None:
+        eos = generation_config.eos_token_id
+        kwargs["pad_token_id"] = eos[0] if isinstance(eos, list) else eos
+    if req.temperature > 0:
+        kwargs["logits_processor"] = LogitsProcessorList(
+            [_Sampler(req.temperature, req.top_p, req.seed, device=loaded.device)]
+        )
+    return kwargs
+
+
+async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIterator[Event]:
+    """Sent, then text as generate produces it, then Usage and Finish, holding loaded.lock.
+
+    The generate thread releases the lock when it ends, so a closed stream frees the model only
+    once the thread has really stopped.
+    """
+    if not loaded.lock.acquire(blocking=False):
+        what = "the CPU" if loaded.device == "cpu" else "the GPU"
+        yield Status(f"waiting for {what}: local models take turns so each is timed fairly")
+        while not loaded.lock.acquire(blocking=False):  # polled: a cancelled wait holds nothing
+            await asyncio.sleep(_LOCK_POLL_S)
+    thread: threading.Thread | None = None
+    stop = _StopFlag()
+    try:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def push(item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        generation_config = loaded.model.generation_config
+        kwargs = _generate_kwargs(loaded, input_ids, req, _queue_streamer_class()(loaded.tokenizer, push), stop)
+        outcome = _Outcome()
+        thread = threading.Thread(
+            target=_run_generate,
+            args=(loaded, kwargs, outcome, push),
+            name=f"bakeoff-generate[{loaded.folder.name}@{loaded.precision}]",
+            daemon=True,
+        )
+        yield Sent()
+        thread.start()  # the thread releases loaded.lock when generate returns
+        while (item := await queue.get()) is not _DONE:
+            yield TextDelta(item)
+        thread.join()
+        if outcome.error is not None:
+            raise _generate_error(outcome.error)
+        generated = outcome.output[0, input_ids.shape[1] :].tolist()
+        yield Usage(input_tokens=int(input_ids.shape[1]), output_tokens=len(generated), source="counted")
+        yield Finish(_finish_reason(generated, generation_config.eos_token_id, req.max_tokens))
+    finally:
+        stop.event.set()
+        if thread is None or thread.ident is None:  # never started: the lock is still ours
+            loaded.lock.release()
+        elif thread.is_alive():
+            with contextlib.suppress(BaseException):  # already unwinding; a second cancel must not leak
+                await asyncio.to_thread(thread.join)
+
+
+def _run_generate(loaded: LocalModel, kwargs: dict[str, Any], outcome: _Outcome, push: Any) -> None:
+    try:
+        outcome.output = loaded.model.generate(**kwargs)
+    except BaseException as exc:  # handed to the stream, which maps it
+        outcome.error = exc
+    finally:
+        loaded.lock.release()
+        push(_DONE)
+
+
+def _generate_error(exc: BaseException) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, MemoryError) or "can't allocate" in str(exc) or type(exc).__name__ == "OutOfMemoryError":
+        return Unsupported(f"out of memory while generating: {type(exc).__name__}: {exc}")
+    return ServerError(f"generation failed: {type(exc).__name__}: {exc}")
+
+
+def _finish_reason(generated: list[int], eos: int | list[int] | None, max_tokens: int) -> str:
+    eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if generated and generated[-1] in eos_ids:
+        return "stop"
+    return "length" if len(generated) >= max_tokens else "stop"
