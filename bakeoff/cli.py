@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bakeoff", description="Compare language models: cost, speed, quality.")
     p.add_argument("--db", help="SQLite file to use (default: BAKEOFF_DB or the user data dir)")
     sub = p.add_subparsers(dest="command", required=True)
+    _models_parser(sub)
+    _run_parser(sub)
+    _judge_parser(sub)
+    batch_cli.add_parser(sub)
+    _export_parser(sub)
+    _prices_parser(sub)
+    return p
 
+
+def _models_parser(sub: Any) -> None:
     m = sub.add_parser("models", help="list the catalog with availability")
     m.add_argument("--json", action="store_true")
 
+
+def _run_parser(sub: Any) -> None:
     r = sub.add_parser("run", help="send one prompt to several models at once")
     r.add_argument("--prompt", required=True)
     r.add_argument(
@@ -73,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--json", action="store_true")
 
+
+def _judge_parser(sub: Any) -> None:
     j = sub.add_parser("judge", help="grade a stored run's answers with a judge model (LLM-as-judge)")
     j.add_argument("run_id")
     j.add_argument("--judge", metavar="ID", help="judge model (default: the bundled smollm2-135m-instruct)")
@@ -86,12 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--max-tokens", type=int, default=JUDGE_MAX_TOKENS, help="longest judge reply")
     j.add_argument("--json", action="store_true")
 
-    batch_cli.add_parser(sub)
 
+def _export_parser(sub: Any) -> None:
     e = sub.add_parser("export", help="write a stored run as CSV or JSONL to stdout")
     e.add_argument("run_id")
     e.add_argument("--format", choices=["csv", "jsonl"], default="csv")
 
+
+def _prices_parser(sub: Any) -> None:
     prices = sub.add_parser("prices", help="keep pricing.yaml current").add_subparsers(
         dest="prices_command", required=True
     )
@@ -117,7 +132,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also add a new dated row where the price differs from a row set by hand (which stays for older runs)",
     )
-    return p
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -301,43 +315,29 @@ def _prices_import(args: argparse.Namespace, catalog: Catalog) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    load_env()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    args = _parser().parse_args(argv)
-    catalog = load_catalog()
-    for problem in catalog.problems:
-        print(f"warning: {problem} (entry skipped)", file=sys.stderr)
-
-    if args.command == "models":
-        rows = model_rows(catalog)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            for row in rows:
-                av = row["availability"]
-                detail = f": {av['detail']}" if av["detail"] else ""
-                print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {av['state']}{detail}")
+def _models(args: argparse.Namespace, catalog: Catalog) -> int:
+    rows = model_rows(catalog)
+    if args.json:
+        print(json.dumps(rows, indent=2))
         return 0
+    for row in rows:
+        av = row["availability"]
+        detail = f": {av['detail']}" if av["detail"] else ""
+        print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {av['state']}{detail}")
+    return 0
 
-    if args.command == "prices":
-        return _prices_import(args, catalog)
 
-    if args.command == "judge":
-        return _judge(args, catalog)
+def _export(args: argparse.Namespace, catalog: Catalog) -> int:
+    found = _store(args).get_run(args.run_id)
+    if found is None:
+        print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
+        return 2
+    data = export.to_csv([found]) if args.format == "csv" else export.to_jsonl([found])
+    sys.stdout.buffer.write(data)
+    return 0
 
-    if args.command == "batch":
-        return batch_cli.command(args, catalog, _store(args))
 
-    if args.command == "export":
-        found = _store(args).get_run(args.run_id)
-        if found is None:
-            print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
-            return 2
-        data = export.to_csv([found]) if args.format == "csv" else export.to_jsonl([found])
-        sys.stdout.buffer.write(data)
-        return 0
-
+def _run(args: argparse.Namespace, catalog: Catalog) -> int:
     try:
         assertions = _assertions(args)
     except (InvalidCheck, OSError) as exc:
@@ -368,3 +368,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {unsaved_message(run)}", file=sys.stderr)
         return 1
     return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _batch(args: argparse.Namespace, catalog: Catalog) -> int:
+    return batch_cli.command(args, catalog, _store(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Catalog], int]] = {
+    "models": _models,
+    "run": _run,
+    "judge": _judge,
+    "batch": _batch,
+    "export": _export,
+    "prices": _prices_import,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_env()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    catalog = load_catalog()
+    for problem in catalog.problems:
+        print(f"warning: {problem} (entry skipped)", file=sys.stderr)
+    return COMMANDS[args.command](args, catalog)
