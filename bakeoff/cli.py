@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bakeoff.batch import cli as batch_cli
-from bakeoff.catalog import prices_import
+from bakeoff.catalog import prices_import, prices_import_report, prices_import_write
 from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.catalog.env import load_env
 from bakeoff.judging import (
@@ -307,11 +307,11 @@ def _prices_import(args: argparse.Namespace, catalog: Catalog) -> int:
             supersede_hand=args.supersede_hand_rows,
         )
         if args.write:
-            prices_import.write(plan, *catalog_paths())
+            prices_import_write.write(plan, *catalog_paths())
     except (prices_import.PriceImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(prices_import.render(plan, written=args.write))
+    print(prices_import_report.render(plan, written=args.write))
     return 0
 
 
