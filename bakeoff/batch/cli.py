@@ -2,7 +2,9 @@
 
 Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
 to stdout; --out writes one row per prompt × model × repeat (.csv, .jsonl or .parquet). Ctrl-C stops
-gracefully (finished cells are kept; the resume command is printed); a second Ctrl-C aborts.
+gracefully: no new calls, the ones in flight finish and are saved with their cost (so a resume does not
+send them again), and the resume command is printed. A second Ctrl-C aborts the calls in flight, keeping
+what they streamed as cancelled results; a third quits at once.
 Exit codes: 0 every cell answered, 1 some failed or the batch stopped early, 2 it could not start.
 """
 
@@ -12,7 +14,6 @@ import argparse
 import asyncio
 import json
 import math
-import signal
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
 from bakeoff.batch.runner import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
 from bakeoff.batch.store import batch_results, get_batch
 from bakeoff.catalog.config import Catalog
+from bakeoff.interrupts import steps_on_sigint
 from bakeoff.records import Params
 from bakeoff.store.store import Store
 from metrics.cost import format_usd
@@ -154,21 +156,26 @@ def _table(outcome: BatchOutcome) -> str:
     return "\n".join(lines)
 
 
-def _install_stop(cancel: threading.Event) -> Callable[[], None]:
-    """First Ctrl-C stops gracefully, a second aborts. Returns a function restoring the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGINT)
+def _stop_steps(stop: threading.Event, cancel: threading.Event) -> tuple[Callable[[], None], Callable[[], None]]:
+    """What the first and second Ctrl-C do: stop starting cells, then abort the calls in flight."""
 
-    def handler(signum, frame):
-        if cancel.is_set():
-            signal.signal(signal.SIGINT, previous)
-            raise KeyboardInterrupt
+    def first() -> None:
+        stop.set()
+        print(
+            "\nstopping: no new calls; the calls in flight finish and are saved with their cost "
+            "(Ctrl-C again to abort them)…",
+            file=sys.stderr,
+        )
+
+    def second() -> None:
         cancel.set()
-        print("\nstopping: letting calls in flight end (Ctrl-C again to abort)…", file=sys.stderr)
+        print(
+            "\naborting the calls in flight: what they streamed is saved as cancelled, with the cost of what was "
+            "received; resume sends them again (Ctrl-C again to quit at once)…",
+            file=sys.stderr,
+        )
 
-    signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    return first, second
 
 
 def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
@@ -187,16 +194,13 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         + (f"; cap ${batch.budget_usd}" if batch.budget_usd is not None else ""),
         file=sys.stderr,
     )
-    cancel = threading.Event()
-    restore = _install_stop(cancel)
-    ticker = _Ticker()
+    stop, cancel = threading.Event(), threading.Event()
     try:
-        outcome = asyncio.run(run_batch(batch, catalog, store, cancel=cancel, on_progress=ticker))
+        with steps_on_sigint(*_stop_steps(stop, cancel)):
+            outcome = asyncio.run(run_batch(batch, catalog, store, stop=stop, cancel=cancel, on_progress=_Ticker()))
     except BatchRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        restore()
     if outcome.note:
         print(outcome.note, file=sys.stderr)
     if outcome.status != "done" or any(r.status != "ok" for r in outcome.results):

@@ -75,6 +75,7 @@ class BatchRunner:
         catalog: Catalog,
         store: Store | None,
         *,
+        stop: threading.Event | None = None,
         cancel: threading.Event | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_result: Callable[[Result, bool], None] | None = None,
@@ -82,7 +83,8 @@ class BatchRunner:
         limiters: Limiters | None = None,
     ) -> None:
         self.batch, self.catalog, self.store = batch, catalog, store
-        self.cancel, self.on_progress, self.on_result = cancel, on_progress, on_result
+        self.stop_event, self.cancel = stop, cancel
+        self.on_progress, self.on_result = on_progress, on_result
         self.policy, self.limiters = policy, limiters
         self.specs = prepare_batch(batch, catalog)
         self.cells = build_cells(batch, self.specs)
@@ -97,7 +99,7 @@ class BatchRunner:
         self.known_runs: set[str] = set()
         self.run_locks: dict[str, asyncio.Lock] = {}
         self.cells_left_per_run: dict[str, int] = {}
-        self.stop: dict[str, str] = {}  # status -> note, set once
+        self.ended: dict[str, str] = {}  # status -> note, set once
         self.changed = asyncio.Condition()  # a cell landed: room under the cap may have freed up
         self.started = time.monotonic()
         self.ran_here = 0
@@ -179,9 +181,10 @@ class BatchRunner:
             self.on_progress(dataclasses.replace(prog))
 
     def _stopping(self) -> bool:
-        if self.cancel is not None and self.cancel.is_set() and not self.stop:
-            self.stop["stopped"] = STOPPED_NOTE
-        return bool(self.stop)
+        """True once the user stopped (either event) or the budget ended the batch: start no more cells."""
+        if not self.ended and any(e is not None and e.is_set() for e in (self.stop_event, self.cancel)):
+            self.ended["stopped"] = STOPPED_NOTE
+        return bool(self.ended)
 
     async def _worker(self, queue: deque[Cell]) -> None:
         while queue and not self._stopping():
@@ -203,7 +206,7 @@ class BatchRunner:
                     return False
                 if prog.cost_usd >= cap:
                     spent_text = format_usd(prog.cost_usd)
-                    self.stop.setdefault(
+                    self.ended.setdefault(
                         "budget", f"Stopped at the ${cap} budget cap: the batch has cost {spent_text}."
                     )
                     return False
@@ -211,7 +214,7 @@ class BatchRunner:
                     self.reserved += bound
                     return True
                 if self.reserved == 0:  # nothing in flight will free room: this cell alone would pass the cap
-                    self.stop.setdefault(
+                    self.ended.setdefault(
                         "budget",
                         f"Stopped before the ${cap} budget cap: {format_usd(prog.cost_usd)} spent, and the next call "
                         f"could cost up to {format_usd(bound)}.",
@@ -304,7 +307,7 @@ class BatchRunner:
     async def _close(self) -> BatchOutcome:
         """Record why the batch ended, mark the runs it left unfinished, and return every cell's result."""
         self._stopping()  # a cancel that arrived during the last cells still counts as a stop
-        status, note = next(iter(self.stop.items())) if self.stop else ("done", None)
+        status, note = next(iter(self.ended.items())) if self.ended else ("done", None)
         failed = sum(r.status != "ok" for r in self.results.values())
         if status == "done" and failed:
             note = f"{failed} cell{'s' if failed != 1 else ''} failed; resume to run them again."
@@ -325,6 +328,7 @@ async def run_batch(
     catalog: Catalog,
     store: Store | None,
     *,
+    stop: threading.Event | None = None,
     cancel: threading.Event | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_result: Callable[[Result, bool], None] | None = None,
@@ -333,13 +337,17 @@ async def run_batch(
 ) -> BatchOutcome:
     """Run (or resume) a batch; returns every cell's result. Raises BatchRefused before any call if it cannot start.
 
-    `on_result(result, cached)` is called for each cell as it lands (cached ones first); `on_progress`
-    after each. Both run on the event loop's thread.
+    `stop` starts no new cell and lets the calls in flight finish (saved with their cost: a resume does not
+    send them again); `cancel` also aborts the calls in flight, keeping what they streamed as `cancelled`
+    results (priced on what was received), which a resume sends again. `on_result(result, cached)` is
+    called for each cell as it lands (cached ones first); `on_progress` after each. Both run on the event
+    loop's thread.
     """
     runner = BatchRunner(
         batch,
         catalog,
         store,
+        stop=stop,
         cancel=cancel,
         on_progress=on_progress,
         on_result=on_result,
