@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import math
 import sys
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.batch.input import BatchInputError, load_items
 from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
@@ -31,6 +32,9 @@ from bakeoff.interrupts import steps_on_sigint
 from bakeoff.records import Params
 from bakeoff.store.store import Store
 from metrics.cost import format_usd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -79,10 +83,44 @@ def add_parser(sub: Any) -> None:
 
 
 def _out_format(path: str) -> str:
+    """The --out format, once the file is known to be writable: checked before any call is paid for."""
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in ("csv", "jsonl", "parquet"):
         raise BatchRefused(f"--out {path}: use a .csv, .jsonl or .parquet file name.")
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise BatchRefused(f"--out {path}: Parquet needs pyarrow (pip install pyarrow), or use .csv or .jsonl.")
+    try:
+        _check_writable(path, Path(path).expanduser())
+    except OSError as exc:
+        raise BatchRefused(f"--out {path} cannot be written ({exc.strerror or exc}); pick another path.") from None
     return fmt
+
+
+def _check_writable(path: str, out: Path) -> None:
+    folder = out.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise BatchRefused(f"--out {path}: the folder {folder} {what}; create it or pick another path.")
+    if out.is_dir():
+        raise BatchRefused(f"--out {path} is a folder; give a file name.")
+    existed = out.exists()
+    with out.open("ab"):  # opened, not written: an existing file keeps its bytes until the batch is done
+        pass
+    if not existed:
+        out.unlink(missing_ok=True)
+
+
+def _write_out(path: str, fmt: str, frame: pd.DataFrame, batch_id: str) -> None:
+    try:
+        Path(path).expanduser().write_bytes(export_bytes(frame, fmt))
+    except OSError as exc:  # checked before starting, but a disk can fill up: the cells are in the store anyway
+        print(
+            f"error: could not write {path} ({exc.strerror or exc}); the results are saved: "
+            f"python -m bakeoff batch --resume {batch_id} --out FILE writes them without re-running what finished",
+            file=sys.stderr,
+        )
+        return
+    print(f"wrote {len(frame)} rows to {path}", file=sys.stderr)
 
 
 def _build(args: argparse.Namespace, store: Store) -> Batch:
@@ -207,8 +245,7 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}", file=sys.stderr)
     frame = cells_frame(batch.items, outcome.results, outcome.cached)
     if fmt is not None:
-        Path(args.out).write_bytes(export_bytes(frame, fmt))
-        print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
+        _write_out(args.out, fmt, frame, batch.batch_id)
     if args.json:
         agg = aggregate_frame(outcome.results, batch.model_refs)
         payload = {
