@@ -1,7 +1,7 @@
 """`python -m bakeoff`: the dashboard's engine, headless.
 
 Exit codes: 0 every model answered, 1 at least one model failed (all results still printed),
-2 the input could not be run at all (message on stderr).
+2 the input could not be run at all (message on stderr), 130 stopped by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bakeoff import run_cli
 from bakeoff.batch import cli as batch_cli
-from bakeoff.catalog import prices_import
+from bakeoff.catalog import prices_import, prices_import_report, prices_import_write
 from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.catalog.env import load_env
 from bakeoff.judging import (
@@ -28,13 +29,9 @@ from bakeoff.judging import (
     parse_criteria,
     parse_rate,
 )
-from bakeoff.records import Judgment, Result, Run
-from bakeoff.runner.engine import run_blocking, unsaved_message
-from bakeoff.runner.fan_out import InvalidRun
-from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
+from bakeoff.records import Judgment
 from bakeoff.store import export
 from bakeoff.store.store import Store, url_for_path
-from metrics.assertions import Assertion
 from metrics.cost import format_usd
 from metrics.judge import DEFAULT_CRITERIA, JUDGE_MAX_TOKENS
 from providers import registry
@@ -44,35 +41,21 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bakeoff", description="Compare language models: cost, speed, quality.")
     p.add_argument("--db", help="SQLite file to use (default: BAKEOFF_DB or the user data dir)")
     sub = p.add_subparsers(dest="command", required=True)
+    _models_parser(sub)
+    run_cli.add_parser(sub)
+    _judge_parser(sub)
+    batch_cli.add_parser(sub)
+    _export_parser(sub)
+    _prices_parser(sub)
+    return p
 
+
+def _models_parser(sub: Any) -> None:
     m = sub.add_parser("models", help="list the catalog with availability")
     m.add_argument("--json", action="store_true")
 
-    r = sub.add_parser("run", help="send one prompt to several models at once")
-    r.add_argument("--prompt", required=True)
-    r.add_argument(
-        "--model",
-        action="append",
-        required=True,
-        metavar="ID",
-        help="models.yaml id or provider/model, optional @fp32|@bf16|@8bit|@4bit (repeatable)",
-    )
-    r.add_argument("--system")
-    r.add_argument("--max-tokens", type=int, default=256)
-    r.add_argument("--temperature", type=float, default=0.7)
-    r.add_argument("--top-p", type=float)
-    r.add_argument("--seed", type=int)
-    r.add_argument("--timeout", type=float, default=120.0, help="seconds per model after the request is sent")
-    r.add_argument("--reference", help="reference answer, stored with the run (enables reference metrics)")
-    r.add_argument("--check", action="append", default=[], metavar="CHECK", help=f"(repeatable) {CHECK_SYNTAX}")
-    r.add_argument("--assert-contains", action="append", default=[], metavar="TEXT", help="the answer contains TEXT")
-    r.add_argument("--assert-not-contains", action="append", default=[], metavar="TEXT", help="the answer lacks TEXT")
-    r.add_argument("--assert-regex", action="append", default=[], metavar="PATTERN", help="the pattern matches")
-    r.add_argument(
-        "--assert-json-schema", metavar="SCHEMA", help="the answer is JSON valid against SCHEMA (JSON text or @FILE)"
-    )
-    r.add_argument("--json", action="store_true")
 
+def _judge_parser(sub: Any) -> None:
     j = sub.add_parser("judge", help="grade a stored run's answers with a judge model (LLM-as-judge)")
     j.add_argument("run_id")
     j.add_argument("--judge", metavar="ID", help="judge model (default: the bundled smollm2-135m-instruct)")
@@ -86,12 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--max-tokens", type=int, default=JUDGE_MAX_TOKENS, help="longest judge reply")
     j.add_argument("--json", action="store_true")
 
-    batch_cli.add_parser(sub)
 
+def _export_parser(sub: Any) -> None:
     e = sub.add_parser("export", help="write a stored run as CSV or JSONL to stdout")
     e.add_argument("run_id")
     e.add_argument("--format", choices=["csv", "jsonl"], default="csv")
 
+
+def _prices_parser(sub: Any) -> None:
     prices = sub.add_parser("prices", help="keep pricing.yaml current").add_subparsers(
         dest="prices_command", required=True
     )
@@ -117,7 +102,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also add a new dated row where the price differs from a row set by hand (which stays for older runs)",
     )
-    return p
 
 
 def _store(args: argparse.Namespace) -> Store:
@@ -166,43 +150,6 @@ def model_rows(catalog: Catalog) -> list[dict[str, Any]]:
                 "facts_as_of": e.facts_as_of.isoformat() if e.facts_as_of else None,
             }
         )
-    return out
-
-
-def _print_result(r: Result) -> None:
-    def f(v: float | None, unit: str) -> str:
-        return "unknown" if v is None else f"{v:.3f}{unit}"
-
-    print(f"== {r.model_ref} [{r.status}]")
-    if r.error:
-        print(f"   error: {r.error.cls}: {r.error.message}" + (f" ({r.error.hint})" if r.error.hint else ""))
-    if r.output:
-        print("   " + r.output.strip().replace("\n", "\n   "))
-    print(
-        f"   ttft {f(r.ttft_s, ' s')} · total {f(r.e2e_s, ' s')} · {f(r.output_tokens_per_s, ' tok/s')} · "
-        f"tokens in/out {r.input_tokens}/{r.output_tokens} ({r.tokens_source or 'unknown'}) · "
-        f"{format_usd(r.cost_usd)}{f' ({r.cost_basis})' if r.cost_basis else ''} · finish {r.finish_reason}"
-        + (f" · {r.attempts} attempts" if r.attempts > 1 else "")
-    )
-    if r.scores:
-        print("   scores: " + " · ".join(f"{k} {v:.3g}" for k, v in r.scores.items()))
-    for c in r.checks:
-        verdict = "error" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")
-        print(f"   check {c['label']}: {verdict} ({c['error'] or c['detail']})")
-    for note in r.score_notes:
-        print(f"   note: {note}")
-
-
-def _assertions(args: argparse.Namespace) -> list[Assertion]:
-    out = parse_checks("\n".join(args.check))
-    out += [Assertion("contains", t) for t in args.assert_contains]
-    out += [Assertion("not_contains", t) for t in args.assert_not_contains]
-    out += [Assertion("regex", p) for p in args.assert_regex]
-    if args.assert_json_schema:
-        schema = args.assert_json_schema
-        if schema.startswith("@"):
-            schema = Path(schema[1:]).expanduser().read_text(encoding="utf-8")
-        out.append(Assertion("json_schema", schema))
     return out
 
 
@@ -293,12 +240,52 @@ def _prices_import(args: argparse.Namespace, catalog: Catalog) -> int:
             supersede_hand=args.supersede_hand_rows,
         )
         if args.write:
-            prices_import.write(plan, *catalog_paths())
+            prices_import_write.write(plan, *catalog_paths())
     except (prices_import.PriceImportError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(prices_import.render(plan, written=args.write))
+    print(prices_import_report.render(plan, written=args.write))
     return 0
+
+
+def _models(args: argparse.Namespace, catalog: Catalog) -> int:
+    rows = model_rows(catalog)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        av = row["availability"]
+        detail = f": {av['detail']}" if av["detail"] else ""
+        print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {av['state']}{detail}")
+    return 0
+
+
+def _export(args: argparse.Namespace, catalog: Catalog) -> int:
+    found = _store(args).get_run(args.run_id)
+    if found is None:
+        print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
+        return 2
+    data = export.to_csv([found]) if args.format == "csv" else export.to_jsonl([found])
+    sys.stdout.buffer.write(data)
+    return 0
+
+
+def _run(args: argparse.Namespace, catalog: Catalog) -> int:
+    return run_cli.command(args, catalog, _store(args))
+
+
+def _batch(args: argparse.Namespace, catalog: Catalog) -> int:
+    return batch_cli.command(args, catalog, _store(args))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Catalog], int]] = {
+    "models": _models,
+    "run": _run,
+    "judge": _judge,
+    "batch": _batch,
+    "export": _export,
+    "prices": _prices_import,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -308,63 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     catalog = load_catalog()
     for problem in catalog.problems:
         print(f"warning: {problem} (entry skipped)", file=sys.stderr)
-
-    if args.command == "models":
-        rows = model_rows(catalog)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            for row in rows:
-                av = row["availability"]
-                detail = f": {av['detail']}" if av["detail"] else ""
-                print(f"{row['id']:<32} {row['provider']:<18} {row['kind']:<10} {av['state']}{detail}")
-        return 0
-
-    if args.command == "prices":
-        return _prices_import(args, catalog)
-
-    if args.command == "judge":
-        return _judge(args, catalog)
-
-    if args.command == "batch":
-        return batch_cli.command(args, catalog, _store(args))
-
-    if args.command == "export":
-        found = _store(args).get_run(args.run_id)
-        if found is None:
-            print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
-            return 2
-        data = export.to_csv([found]) if args.format == "csv" else export.to_jsonl([found])
-        sys.stdout.buffer.write(data)
-        return 0
-
     try:
-        assertions = _assertions(args)
-    except (InvalidCheck, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    run = Run(
-        prompt=args.prompt,
-        model_refs=args.model,
-        reference=args.reference,
-        assertions=assertions,
-        source="cli",
-        params=batch_cli.params_from_args(args),
-    )
-    try:
-        results = run_blocking(run, catalog, _store(args))
-    except InvalidRun as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(
-            json.dumps({"run_id": run.run_id, "results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
-        )
-    else:
-        print(f"run {run.run_id}")
-        for r in results:
-            _print_result(r)
-    if run.unsaved:  # the answers above are printed, but not in the store
-        print(f"error: {unsaved_message(run)}", file=sys.stderr)
-        return 1
-    return 0 if all(r.status == "ok" for r in results) else 1
+        return COMMANDS[args.command](args, catalog)
+    except KeyboardInterrupt:  # a Ctrl-C the command had no graceful step left for
+        print("\ninterrupted", file=sys.stderr)
+        return 130

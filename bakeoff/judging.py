@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -318,21 +318,7 @@ async def judge_run(
         return res
 
     async def one(i: int, task: tuple[Result, ...]) -> None:
-        if settings.mode == "rubric":
-            (answer,) = task
-            prompt = mj.build_rubric_prompt(
-                question, answer.output, criteria=settings.criteria, reference=run.reference
-            )
-            reply = await call(prompt)
-            replies = [reply]
-            j = rubric_judgment(run, answer, reply, settings)
-        else:
-            a, b = task
-            prompts = mj.build_pairwise_prompts(
-                question, a.output, b.output, criteria=settings.criteria, reference=run.reference
-            )
-            replies = list(await asyncio.gather(call(prompts.first), call(prompts.second)))
-            j = pairwise_judgment(run, a, b, *replies, settings)
+        j, replies = await _judge_task(run, task, settings, question, call)
         if any(r.status == "cancelled" for r in replies):
             return
         j.batch_id, j.position, j.created_at = batch_id, i, started
@@ -344,6 +330,27 @@ async def judge_run(
 
     await asyncio.gather(*(one(i, t) for i, t in enumerate(tasks)))
     return [j for j in out if j is not None]
+
+
+async def _judge_task(
+    run: Run,
+    task: tuple[Result, ...],
+    settings: JudgeSettings,
+    question: str,
+    call: Callable[[mj.JudgePrompt], Awaitable[Result]],
+) -> tuple[Judgment, list[Result]]:
+    """One planned judgment: one judge call for a rubric, two (both orders) for a pair."""
+    if settings.mode == "rubric":
+        (answer,) = task
+        prompt = mj.build_rubric_prompt(question, answer.output, criteria=settings.criteria, reference=run.reference)
+        reply = await call(prompt)
+        return rubric_judgment(run, answer, reply, settings), [reply]
+    a, b = task
+    prompts = mj.build_pairwise_prompts(
+        question, a.output, b.output, criteria=settings.criteria, reference=run.reference
+    )
+    replies = list(await asyncio.gather(call(prompts.first), call(prompts.second)))
+    return pairwise_judgment(run, a, b, *replies, settings), replies
 
 
 def judge_blocking(

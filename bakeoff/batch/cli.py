@@ -2,7 +2,9 @@
 
 Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
 to stdout; --out writes one row per prompt × model × repeat (.csv, .jsonl or .parquet). Ctrl-C stops
-gracefully (finished cells are kept; the resume command is printed); a second Ctrl-C aborts.
+gracefully: no new calls, the ones in flight finish and are saved with their cost (so a resume does not
+send them again), and the resume command is printed. A second Ctrl-C aborts the calls in flight, keeping
+what they streamed as cancelled results; a third quits at once.
 Exit codes: 0 every cell answered, 1 some failed or the batch stopped early, 2 it could not start.
 """
 
@@ -10,25 +12,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import math
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bakeoff.batch.input import BatchInputError, load_items
 from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
 from bakeoff.batch.runner import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
 from bakeoff.batch.store import batch_results, get_batch
 from bakeoff.catalog.config import Catalog
+from bakeoff.interrupts import steps_on_sigint
 from bakeoff.records import Params
 from bakeoff.store.store import Store
 from metrics.cost import format_usd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -77,10 +83,44 @@ def add_parser(sub: Any) -> None:
 
 
 def _out_format(path: str) -> str:
+    """The --out format, once the file is known to be writable: checked before any call is paid for."""
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in ("csv", "jsonl", "parquet"):
         raise BatchRefused(f"--out {path}: use a .csv, .jsonl or .parquet file name.")
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise BatchRefused(f"--out {path}: Parquet needs pyarrow (pip install pyarrow), or use .csv or .jsonl.")
+    try:
+        _check_writable(path, Path(path).expanduser())
+    except OSError as exc:
+        raise BatchRefused(f"--out {path} cannot be written ({exc.strerror or exc}); pick another path.") from None
     return fmt
+
+
+def _check_writable(path: str, out: Path) -> None:
+    folder = out.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise BatchRefused(f"--out {path}: the folder {folder} {what}; create it or pick another path.")
+    if out.is_dir():
+        raise BatchRefused(f"--out {path} is a folder; give a file name.")
+    existed = out.exists()
+    with out.open("ab"):  # opened, not written: an existing file keeps its bytes until the batch is done
+        pass
+    if not existed:
+        out.unlink(missing_ok=True)
+
+
+def _write_out(path: str, fmt: str, frame: pd.DataFrame, batch_id: str) -> None:
+    try:
+        Path(path).expanduser().write_bytes(export_bytes(frame, fmt))
+    except OSError as exc:  # checked before starting, but a disk can fill up: the cells are in the store anyway
+        print(
+            f"error: could not write {path} ({exc.strerror or exc}); the results are saved: "
+            f"python -m bakeoff batch --resume {batch_id} --out FILE writes them without re-running what finished",
+            file=sys.stderr,
+        )
+        return
+    print(f"wrote {len(frame)} rows to {path}", file=sys.stderr)
 
 
 def _build(args: argparse.Namespace, store: Store) -> Batch:
@@ -154,21 +194,26 @@ def _table(outcome: BatchOutcome) -> str:
     return "\n".join(lines)
 
 
-def _install_stop(cancel: threading.Event) -> Callable[[], None]:
-    """First Ctrl-C stops gracefully, a second aborts. Returns a function restoring the old handler."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.getsignal(signal.SIGINT)
+def _stop_steps(stop: threading.Event, cancel: threading.Event) -> tuple[Callable[[], None], Callable[[], None]]:
+    """What the first and second Ctrl-C do: stop starting cells, then abort the calls in flight."""
 
-    def handler(signum, frame):
-        if cancel.is_set():
-            signal.signal(signal.SIGINT, previous)
-            raise KeyboardInterrupt
+    def first() -> None:
+        stop.set()
+        print(
+            "\nstopping: no new calls; the calls in flight finish and are saved with their cost "
+            "(Ctrl-C again to abort them)…",
+            file=sys.stderr,
+        )
+
+    def second() -> None:
         cancel.set()
-        print("\nstopping: letting calls in flight end (Ctrl-C again to abort)…", file=sys.stderr)
+        print(
+            "\naborting the calls in flight: what they streamed is saved as cancelled, with the cost of what was "
+            "received; resume sends them again (Ctrl-C again to quit at once)…",
+            file=sys.stderr,
+        )
 
-    signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    return first, second
 
 
 def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
@@ -187,24 +232,20 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         + (f"; cap ${batch.budget_usd}" if batch.budget_usd is not None else ""),
         file=sys.stderr,
     )
-    cancel = threading.Event()
-    restore = _install_stop(cancel)
-    ticker = _Ticker()
+    stop, cancel = threading.Event(), threading.Event()
     try:
-        outcome = asyncio.run(run_batch(batch, catalog, store, cancel=cancel, on_progress=ticker))
+        with steps_on_sigint(*_stop_steps(stop, cancel)):
+            outcome = asyncio.run(run_batch(batch, catalog, store, stop=stop, cancel=cancel, on_progress=_Ticker()))
     except BatchRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        restore()
     if outcome.note:
         print(outcome.note, file=sys.stderr)
     if outcome.status != "done" or any(r.status != "ok" for r in outcome.results):
         print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}", file=sys.stderr)
     frame = cells_frame(batch.items, outcome.results, outcome.cached)
     if fmt is not None:
-        Path(args.out).write_bytes(export_bytes(frame, fmt))
-        print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
+        _write_out(args.out, fmt, frame, batch.batch_id)
     if args.json:
         agg = aggregate_frame(outcome.results, batch.model_refs)
         payload = {

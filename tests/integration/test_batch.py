@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
+from subprocess import PIPE
 
 import pandas as pd
 import pytest
@@ -23,10 +25,11 @@ from bakeoff.batch.store import batch_results, get_batch
 from bakeoff.catalog.config import Catalog, RateLimit
 from bakeoff.records import Params
 from bakeoff.runner.fan_out import RetryPolicy
+from bakeoff.store.store import Store, url_for_path
 from metrics.aggregate import bootstrap_ci
 from tests.fakes.server import FakeServer, Recorded, Reply
 from tests.integration.conftest import PRICE, entry
-from tests.integration.wires import ANTHROPIC, KEYS, OPENAI, Wire
+from tests.integration.wires import ANTHROPIC, KEYS, OPENAI, Wire, paced
 from tests.providers.conftest import PROVIDER_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,44 +167,49 @@ def test_fifty_prompts_with_429s_and_a_rate_limit_then_resume(two_servers, store
     assert (pc["items"], pc["a_wins"], pc["ties"], pc["b_wins"], pc["mean_diff"]) == (N, 0.5, 0.5, 0.0, 0.5)
 
 
+def _cli_env(tmp_path: Path, server: FakeServer) -> dict[str, str]:
+    """`python -m bakeoff` configured by files and environment only: model `right` on `server`, priced."""
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        "models:\n"
+        "  right:\n"
+        "    provider: openai\n"
+        f"    model: {OPENAI.model}\n"
+        "    kind: commercial\n"
+        f"    base_url: {OPENAI.base_url(server)}\n"
+        "    api_key_env: OPENAI_API_KEY\n"
+        "    rate_limit: {requests_per_minute: 6000, tokens_per_minute: 600000}\n"
+    )
+    pricing = tmp_path / "pricing.yaml"
+    pricing.write_text("prices:\n  right:\n    - {as_of: 2024-01-01, source: test, input: 2, output: 8}\n")
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV and k != "DATABASE_URL"}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        BAKEOFF_DB=str(tmp_path / "cli.db"),
+        BAKEOFF_MODELS=str(models),
+        BAKEOFF_PRICING=str(pricing),
+        BAKEOFF_EMBEDDINGS="off",
+        OPENAI_API_KEY=KEYS["OPENAI_API_KEY"],
+    )
+    return env
+
+
+def _batch_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bakeoff", "batch", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180
+    )
+
+
 def test_cli_batch_end_to_end_with_resume(keys, tmp_path):
     right = PromptServer(OPENAI, lambda i: str(2 * i), every=2, retry_after=0.05).start()
     try:
-        models = tmp_path / "models.yaml"
-        models.write_text(
-            "models:\n"
-            "  right:\n"
-            "    provider: openai\n"
-            f"    model: {OPENAI.model}\n"
-            "    kind: commercial\n"
-            f"    base_url: {OPENAI.base_url(right)}\n"
-            "    api_key_env: OPENAI_API_KEY\n"
-            "    rate_limit: {requests_per_minute: 6000, tokens_per_minute: 600000}\n"
-        )
-        pricing = tmp_path / "pricing.yaml"
-        pricing.write_text("prices:\n  right:\n    - {as_of: 2024-01-01, source: test, input: 2, output: 8}\n")
+        env = _cli_env(tmp_path, right)
         prompts = tmp_path / "p.jsonl"
         lines = (json.dumps({"prompt": f"What is {i}+{i}?", "reference": str(2 * i)}) for i in range(6))
         prompts.write_text("\n".join(lines) + "\n")
-        env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV and k != "DATABASE_URL"}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            BAKEOFF_DB=str(tmp_path / "cli.db"),
-            BAKEOFF_MODELS=str(models),
-            BAKEOFF_PRICING=str(pricing),
-            BAKEOFF_EMBEDDINGS="off",
-            OPENAI_API_KEY=KEYS["OPENAI_API_KEY"],
-        )
 
         def bakeoff(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "bakeoff", "batch", *args],
-                env=env,
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
+            return _batch_cli(env, tmp_path, *args)
 
         out_file = tmp_path / "out.csv"
         done = bakeoff(
@@ -229,3 +237,56 @@ def test_cli_batch_end_to_end_with_resume(keys, tmp_path):
         assert bad.returncode == 2 and "no such file" in bad.stderr
     finally:
         right.stop()
+
+
+def _interrupted_batch(tmp_path: Path, server: FakeServer, presses: int) -> tuple[subprocess.Popen[str], str, str]:
+    """Three prompts, one call at a time; Ctrl-C `presses` times once the first call has streamed its first text."""
+    env = _cli_env(tmp_path, server)
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"prompt": f"q{i}"}) + "\n" for i in range(3)))
+    args = ["batch", "p.jsonl", "--model", "right", "--concurrency", "1", "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", *args], env=env, cwd=tmp_path, text=True, stdout=PIPE, stderr=PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while OPENAI.requests(server) == 0 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(presses):
+            time.sleep(1.0)  # the first text left with the headers
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return proc, out, err
+
+
+def _paced_answer(between_s: float) -> Reply:
+    texts = ["Partial", " answer"]
+    return paced(OPENAI.ok(texts, 20, 2), texts, first_delay=0.0, between_delay=between_s)
+
+
+def test_cli_first_ctrl_c_lets_the_call_in_flight_finish_and_resume_skips_it(keys, fake, tmp_path):
+    OPENAI.serve(fake, _paced_answer(between_s=4.0))
+    proc, out, err = _interrupted_batch(tmp_path, fake, presses=1)
+    assert proc.returncode == 1 and "Traceback" not in err, err  # 1: stopped early
+    assert "the calls in flight finish and are saved with their cost" in err and "resume with:" in err
+    payload = json.loads(out)
+    assert payload["status"] == "stopped"
+    (cell,) = payload["results"]
+    assert (cell["status"], cell["output"], cell["cost_usd"]) == ("ok", "Partial answer", "0.000056")
+    assert OPENAI.requests(fake) == 1  # no new call after the Ctrl-C
+    resumed = _batch_cli(_cli_env(tmp_path, fake), tmp_path, "--resume", payload["batch_id"], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert OPENAI.requests(fake) == 3  # the two cells left; the finished one was not sent again
+
+
+def test_cli_second_ctrl_c_aborts_the_call_in_flight_keeping_what_it_streamed(keys, fake, tmp_path):
+    OPENAI.serve(fake, _paced_answer(between_s=120.0))
+    proc, out, err = _interrupted_batch(tmp_path, fake, presses=2)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert "aborting the calls in flight: what they streamed is saved as cancelled" in err
+    payload = json.loads(out)
+    assert payload["status"] == "stopped" and OPENAI.requests(fake) == 1
+    (stored,) = batch_results(Store(url_for_path(tmp_path / "cli.db")), payload["batch_id"])
+    assert (stored.status, stored.output, stored.error.cls) == ("cancelled", "Partial", "Cancelled")
+    assert stored.tokens_source == "estimated" and stored.cost_usd is not None and stored.cost_usd > 0

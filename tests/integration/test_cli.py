@@ -1,20 +1,23 @@
 """`python -m bakeoff run --json` as users script it: a subprocess configured only through the
-SDKs' standard environment variables and BAKEOFF_DB, against the five wire fakes."""
+SDKs' standard environment variables and BAKEOFF_DB, against the five wire fakes; and a Ctrl-C mid-answer."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 from bakeoff.catalog.config import load_catalog
+from bakeoff.store.store import Store, url_for_path
 from tests.fakes.server import FakeServer
-from tests.integration.wires import KEYS, MARKER, WIRES
+from tests.integration.wires import KEYS, MARKER, OPENAI, WIRES, paced
 from tests.providers.conftest import PROVIDER_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +37,18 @@ def _bakeoff(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Completed
     )
 
 
-def test_run_json_via_environment_variables(servers: Callable[[], FakeServer], tmp_path: Path) -> None:
+def _env(tmp_path: Path) -> dict[str, str]:
+    """The test's environment minus provider settings and catalog overrides: the shipped catalog, a fresh DB."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_ENV}
     for name in ("BAKEOFF_MODELS", "BAKEOFF_PRICING", "DATABASE_URL"):
         env.pop(name, None)
     env["PYTHONPATH"] = str(ROOT)
     env["BAKEOFF_DB"] = str(tmp_path / "cli.db")
+    return env
+
+
+def test_run_json_via_environment_variables(servers: Callable[[], FakeServer], tmp_path: Path) -> None:
+    env = _env(tmp_path)
     fakes = {}
     for (ref, text), wire in zip(TEXT.items(), WIRES.values(), strict=True):
         fakes[ref] = server = servers()
@@ -95,3 +104,33 @@ def test_models_command_says_which_variable_to_set(tmp_path: Path) -> None:
     assert "not_configured" in lines["gpt-4o-mini"] and "set OPENAI_API_KEY" in lines["gpt-4o-mini"]
     assert "set ANTHROPIC_API_KEY" in lines["claude-haiku-4-5"]
     assert "unreachable" in lines["llama-3.1-8b-ollama"] and "ollama serve" in lines["llama-3.1-8b-ollama"]
+
+
+def test_ctrl_c_mid_answer_saves_the_partial_text_and_exits_130(fake: FakeServer, tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    texts = ["Blue light", " scatters", " more."]
+    OPENAI.serve(fake, paced(OPENAI.ok(texts, 1100, 700), texts, first_delay=0.0, between_delay=120.0))
+    env.update(OPENAI.env(fake))
+    args = ["run", "--prompt", "Why is the sky blue?", "--model", "gpt-4o-mini", "--json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bakeoff", *args], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while OPENAI.requests(fake) == 0 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)  # the first text left with the headers; the rest waits two minutes
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    stderr = err.decode()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted: the partial answers are saved" in stderr
+    payload = json.loads(out)  # still one valid JSON document
+    (r,) = payload["results"]
+    assert (r["status"], r["output"], r["error"]["class"]) == ("cancelled", "Blue light", "Cancelled")
+    run, (stored,) = Store(url_for_path(str(tmp_path / "cli.db"))).get_run(payload["run_id"])
+    assert run.status == "cancelled"
+    assert (stored.status, stored.output, stored.error.cls) == ("cancelled", "Blue light", "Cancelled")
+    assert stored.tokens_source == "estimated" and stored.cost_usd is not None and stored.cost_usd > 0

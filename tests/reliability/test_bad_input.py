@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -293,7 +294,7 @@ def test_app_warns_about_a_key_written_twice(tmp_path: Path, monkeypatch: pytest
 RUN = ["run", "--prompt", "hi", "--model", "scripted/ok"]
 BATCH = ["batch", "{dir}/ok.csv", "--model", "scripted/ok"]
 # case -> (argv, what stderr must say); each exits 2 with that message and no traceback, having sent nothing.
-# "{dir}" is a folder holding ok.csv (one good prompt) and unclosed.csv (a quote that never closes).
+# "{dir}" is a folder holding ok.csv (one good prompt), unclosed.csv (a quote that never closes) and folder.csv/.
 CLI_CASES: dict[str, tuple[list[str], str]] = {
     "max tokens negative": ([*RUN, "--max-tokens", "-1"], "Max tokens must be at least 1"),
     "max tokens not a number": ([*RUN, "--max-tokens", "abc"], "invalid int value: 'abc'"),
@@ -318,6 +319,9 @@ CLI_CASES: dict[str, tuple[list[str], str]] = {
     "batch concurrency 0": ([*BATCH, "--concurrency", "0"], "Concurrency must be between 1 and 256"),
     "batch budget negative": ([*BATCH, "--budget", "-1"], "the budget must be a positive amount"),
     "batch output as .xls": ([*BATCH, "--out", "{dir}/out.xls"], "use a .csv, .jsonl or .parquet file name"),
+    "batch output into a missing folder": ([*BATCH, "--out", "{dir}/missing/out.csv"], "missing does not exist"),
+    "batch output below a file": ([*BATCH, "--out", "{dir}/ok.csv/out.csv"], "ok.csv is not a folder"),
+    "batch output onto a folder": ([*BATCH, "--out", "{dir}/folder.csv"], "folder.csv is a folder; give a file name"),
     "resume an unknown batch": (["batch", "--resume", "nope"], "No batch with id 'nope'"),
 }
 # case -> the --db path made in a folder; each must exit 2 naming the path, without a traceback.
@@ -340,6 +344,7 @@ def _written(path: Path, data: bytes) -> Path:
 def cli_files(folder: Path) -> Path:
     (folder / "ok.csv").write_text("prompt\nhello\n", encoding="utf-8")
     (folder / "unclosed.csv").write_text('prompt\n"open\nnext\n', encoding="utf-8")
+    (folder / "folder.csv").mkdir(exist_ok=True)
     return folder
 
 
@@ -396,6 +401,24 @@ def test_cli_refuses_text_utf8_cannot_carry(args, message, capsys, scripted, mon
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and "Traceback" not in err
     assert scripted.calls == {}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_cli_batch_out_into_a_read_only_folder_exits_2_before_any_call(scripted, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))
+    (tmp_path / "locked").mkdir(mode=0o500)
+    argv = [a.format(dir=cli_files(tmp_path)) for a in [*BATCH, "--out", "{dir}/locked/out.csv"]]
+    code, err = cli_outcome(argv)
+    assert code == 2 and "cannot be written (Permission denied)" in err and "Traceback" not in err, err
+    assert scripted.calls == {}
+
+
+def test_cli_batch_out_check_leaves_no_file_behind(scripted, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))
+    argv = ["batch", f"{cli_files(tmp_path)}/ok.csv", "--model", "nope", "--out", str(tmp_path / "out.csv")]
+    code, err = cli_outcome(argv)
+    assert code == 2 and "Unknown model" in err  # refused after the --out check
+    assert not (tmp_path / "out.csv").exists()
 
 
 YAML_SCALARS = st.one_of(

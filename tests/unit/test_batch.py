@@ -195,6 +195,56 @@ def test_stop_keeps_finished_cells_and_resume_runs_only_the_rest(scripted, store
     assert scripted.calls["slow"] - first_calls == 8 - len(finished)  # only the unfinished cells
 
 
+def _fast_and_slow(slow_delay: float):
+    """Two items × a fast and a slow model (second chunk `slow_delay` s late), two workers: item 1's cells run first."""
+    cat = scripted_catalog(
+        fast={"chunks": ["ok"], "usage": [10, 2], "priced": True},
+        slow={"chunks": ["a", "b"], "chunk_delay": slow_delay, "priced": True},
+    )
+    items = parse_items(b"id,prompt\ni1,one\ni2,two\n", "s.csv")
+    return cat, Batch(items=items, model_refs=["fast", "slow"], concurrency=2, params=Params(max_tokens=20))
+
+
+def test_stop_lets_the_call_in_flight_finish_with_its_cost_and_resume_does_not_send_it_again(scripted, store):
+    cat, b = _fast_and_slow(slow_delay=1.0)
+    stop = threading.Event()
+    out = run_batch_blocking(b, cat, store, policy=FAST, stop=stop, on_result=lambda r, cached: stop.set())
+    assert out.status == "stopped" and "Resume" in out.note
+    # The fast cell landed first and stopped the batch; the slow one, mid-answer then, finished and was billed.
+    assert [(r.model_ref, r.item_id, r.status, r.output) for r in out.results] == [
+        ("fast", "i1", "ok", "ok"),
+        ("slow", "i1", "ok", "ab"),
+    ]
+    assert all(r.cost_usd is not None and r.cost_usd > 0 for r in out.results)
+    stored = batch_store.batch_results(store, b.batch_id)
+    assert sorted((r.model_ref, r.status) for r in stored) == [("fast", "ok"), ("slow", "ok")]
+    assert scripted.calls == {"fast": 1, "slow": 1}
+    again = run_batch_blocking(b, cat, store, policy=FAST)
+    assert again.status == "done" and len(again.cached) == 2
+    assert scripted.calls == {"fast": 2, "slow": 2}  # item 2 only: nothing that finished was sent again
+
+
+def test_cancel_after_stop_aborts_the_call_in_flight_keeping_its_text_and_cost(scripted, store):
+    cat, b = _fast_and_slow(slow_delay=30.0)
+    stop, cancel = threading.Event(), threading.Event()
+
+    def on_result(res, cached):
+        stop.set()
+        threading.Timer(0.3, cancel.set).start()  # the slow cell has streamed "a" and waits for "b"
+
+    out = run_batch_blocking(b, cat, store, policy=FAST, stop=stop, cancel=cancel, on_result=on_result)
+    assert out.status == "stopped"
+    fast, slow = out.results
+    assert (fast.status, slow.status, slow.output, slow.error.cls) == ("ok", "cancelled", "a", "Cancelled")
+    assert slow.tokens_source == "estimated" and slow.cost_usd is not None and slow.cost_usd > 0
+    assert out.progress.cost_usd == fast.cost_usd + slow.cost_usd  # what was received counts against a budget
+    (stored,) = [r for r in batch_store.batch_results(store, b.batch_id) if r.model_ref == "slow"]
+    assert (stored.status, stored.output, stored.cost_usd) == ("cancelled", "a", slow.cost_usd)
+    cat.entries["slow"].options["chunk_delay"] = 0.0
+    again = run_batch_blocking(b, cat, store, policy=FAST)
+    assert again.status == "done" and scripted.calls == {"fast": 2, "slow": 3}  # the aborted cell is sent again
+
+
 def test_budget_refuses_to_start_above_the_estimate(scripted, store):
     cat = scripted_catalog(a={"priced": True})  # $1 / $2 per M
     b = Batch(items=_items(), model_refs=["a"], params=Params(max_tokens=1000), budget_usd=Decimal("0.005"))

@@ -13,7 +13,9 @@ import yaml
 from bakeoff import cli
 from bakeoff.catalog import prices_import
 from bakeoff.catalog.config import CatalogEntry, LongContextTier, load_catalog
-from bakeoff.catalog.prices_import import PriceImportError, bundled_price_map, plan, read_price_map, render, write
+from bakeoff.catalog.prices_import import PriceImportError, bundled_price_map, plan, read_price_map
+from bakeoff.catalog.prices_import_report import render
+from bakeoff.catalog.prices_import_write import write
 from tests.fakes.server import FakeServer, json_reply
 
 TODAY = dt.date(2026, 11, 28)

@@ -1,0 +1,135 @@
+"""`python -m bakeoff run --prompt ... --model ID ...`: one prompt to several models, results on stdout.
+
+Ctrl-C stops the calls in flight the way the dashboard's Stop does: what each model streamed so far is
+saved (status `cancelled`, priced on the tokens received), every result is printed (valid JSON with
+--json), and the exit code is 130. A second Ctrl-C quits at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from bakeoff.batch.cli import params_from_args
+from bakeoff.catalog.config import Catalog
+from bakeoff.interrupts import steps_on_sigint
+from bakeoff.records import Result, Run
+from bakeoff.runner.engine import run_blocking, unsaved_message
+from bakeoff.runner.fan_out import InvalidRun
+from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
+from bakeoff.store.store import Store
+from metrics.assertions import Assertion
+from metrics.cost import format_usd
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+def add_parser(sub: Any) -> None:
+    r = sub.add_parser("run", help="send one prompt to several models at once")
+    r.add_argument("--prompt", required=True)
+    r.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="ID",
+        help="models.yaml id or provider/model, optional @fp32|@bf16|@8bit|@4bit (repeatable)",
+    )
+    r.add_argument("--system")
+    r.add_argument("--max-tokens", type=int, default=256)
+    r.add_argument("--temperature", type=float, default=0.7)
+    r.add_argument("--top-p", type=float)
+    r.add_argument("--seed", type=int)
+    r.add_argument("--timeout", type=float, default=120.0, help="seconds per model after the request is sent")
+    r.add_argument("--reference", help="reference answer, stored with the run (enables reference metrics)")
+    r.add_argument("--check", action="append", default=[], metavar="CHECK", help=f"(repeatable) {CHECK_SYNTAX}")
+    r.add_argument("--assert-contains", action="append", default=[], metavar="TEXT", help="the answer contains TEXT")
+    r.add_argument("--assert-not-contains", action="append", default=[], metavar="TEXT", help="the answer lacks TEXT")
+    r.add_argument("--assert-regex", action="append", default=[], metavar="PATTERN", help="the pattern matches")
+    r.add_argument(
+        "--assert-json-schema", metavar="SCHEMA", help="the answer is JSON valid against SCHEMA (JSON text or @FILE)"
+    )
+    r.add_argument("--json", action="store_true")
+
+
+def _print_result(r: Result) -> None:
+    def f(v: float | None, unit: str) -> str:
+        return "unknown" if v is None else f"{v:.3f}{unit}"
+
+    print(f"== {r.model_ref} [{r.status}]")
+    if r.error:
+        print(f"   error: {r.error.cls}: {r.error.message}" + (f" ({r.error.hint})" if r.error.hint else ""))
+    if r.output:
+        print("   " + r.output.strip().replace("\n", "\n   "))
+    print(
+        f"   ttft {f(r.ttft_s, ' s')} · total {f(r.e2e_s, ' s')} · {f(r.output_tokens_per_s, ' tok/s')} · "
+        f"tokens in/out {r.input_tokens}/{r.output_tokens} ({r.tokens_source or 'unknown'}) · "
+        f"{format_usd(r.cost_usd)}{f' ({r.cost_basis})' if r.cost_basis else ''} · finish {r.finish_reason}"
+        + (f" · {r.attempts} attempts" if r.attempts > 1 else "")
+    )
+    if r.scores:
+        print("   scores: " + " · ".join(f"{k} {v:.3g}" for k, v in r.scores.items()))
+    for c in r.checks:
+        verdict = "error" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")
+        print(f"   check {c['label']}: {verdict} ({c['error'] or c['detail']})")
+    for note in r.score_notes:
+        print(f"   note: {note}")
+
+
+def _assertions(args: argparse.Namespace) -> list[Assertion]:
+    out = parse_checks("\n".join(args.check))
+    out += [Assertion("contains", t) for t in args.assert_contains]
+    out += [Assertion("not_contains", t) for t in args.assert_not_contains]
+    out += [Assertion("regex", p) for p in args.assert_regex]
+    if args.assert_json_schema:
+        schema = args.assert_json_schema
+        if schema.startswith("@"):
+            schema = Path(schema[1:]).expanduser().read_text(encoding="utf-8")
+        out.append(Assertion("json_schema", schema))
+    return out
+
+
+def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
+    try:
+        assertions = _assertions(args)
+    except (InvalidCheck, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run = Run(
+        prompt=args.prompt,
+        model_refs=args.model,
+        reference=args.reference,
+        assertions=assertions,
+        source="cli",
+        params=params_from_args(args),
+    )
+    cancel = threading.Event()
+
+    def stop() -> None:
+        cancel.set()
+        print("\nstopping: keeping what each model has streamed (Ctrl-C again to quit at once)…", file=sys.stderr)
+
+    try:
+        with steps_on_sigint(stop):
+            results = run_blocking(run, catalog, store, cancel=cancel)
+    except InvalidRun as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(
+            json.dumps({"run_id": run.run_id, "results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
+        )
+    else:
+        print(f"run {run.run_id}")
+        for r in results:
+            _print_result(r)
+    if run.unsaved:  # the answers above are printed, but not in the store
+        print(f"error: {unsaved_message(run)}", file=sys.stderr)
+    if cancel.is_set():
+        saved = "" if run.unsaved else f": the partial answers are saved in run {run.run_id}"
+        print(f"interrupted{saved}", file=sys.stderr)
+        return INTERRUPTED
+    return 0 if all(r.status == "ok" for r in results) and not run.unsaved else 1
