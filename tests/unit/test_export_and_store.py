@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from bakeoff.records import ErrorInfo, Params, Result, Run
 from bakeoff.store import export
-from bakeoff.store.store import MIGRATIONS, Store, metadata
+from bakeoff.store.migrations import MIGRATIONS
+from bakeoff.store.schema import metadata
+from bakeoff.store.store import Store
 
 
 def sample() -> tuple[Run, list[Result]]:

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from bakeoff.records import ErrorInfo, Judgment, Result, Run, Vote
 from bakeoff.store.engine import normalize_url
-from bakeoff.store.store import Store, runs
+from bakeoff.store.schema import runs
+from bakeoff.store.store import Store
 
 
 def test_hostile_text_and_overlong_fields_are_stored_on_both_backends(any_store, caplog):
