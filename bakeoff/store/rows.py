@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from decimal import Decimal
 from typing import Any
 
-from bakeoff.records import ErrorInfo, Judgment, Params, Result, Run, Vote
+from bakeoff.records import RESULT_FIELDS_IN_ORDER, ErrorInfo, Judgment, Params, Result, Run, Vote
 from bakeoff.store import run_owner
-from bakeoff.store.schema import RESULT_SCALARS
 from metrics.assertions import Assertion
 
 
@@ -59,41 +58,42 @@ def row_to_run(r: Any) -> Run:
     )
 
 
+_STORED = [c for c in RESULT_FIELDS_IN_ORDER if c.stored]
+_EMPTY = {f.name: f.default_factory for f in fields(Result) if f.default_factory is not MISSING}
+
+
 def result_to_row(res: Result) -> dict[str, Any]:
-    row = {n: getattr(res, n) for n in RESULT_SCALARS}
-    row["cost_usd"] = str(res.cost_usd) if res.cost_usd is not None else None
-    err = res.error
-    row.update(
-        error_class=err.cls if err else None,
-        error_message=err.message if err else None,
-        error_http_status=err.http_status if err else None,
-        error_hint=err.hint if err else None,
-        server_timings=json.dumps(res.server_timings, default=json_default),
-        provider_meta=json.dumps(res.provider_meta, default=json_default),
-        scores=json.dumps(res.scores),
-        attempt_log=json.dumps(res.attempt_log, default=json_default),
-        checks=json.dumps(res.checks, default=json_default),
-        score_notes=json.dumps(res.score_notes),
-        item_metadata=json.dumps(res.item_metadata, default=json_default),
-    )
+    row: dict[str, Any] = {}
+    for c in _STORED:
+        value = getattr(res, c.field)
+        if c.kind == "error":
+            row.update(
+                error_class=value.cls if value else None,
+                error_message=value.message if value else None,
+                error_http_status=value.http_status if value else None,
+                error_hint=value.hint if value else None,
+            )
+        elif c.kind == "json":
+            row[c.field] = json.dumps(value, default=json_default)
+        else:
+            row[c.field] = str(value) if c.kind == "decimal" and value is not None else value
     return row
 
 
 def row_to_result(row: Any) -> Result:
-    data = {n: row[n] for n in RESULT_SCALARS}
-    data["cost_usd"] = Decimal(row["cost_usd"]) if row["cost_usd"] is not None else None
-    data["error"] = (
-        ErrorInfo(row["error_class"], row["error_message"] or "", row["error_http_status"], row["error_hint"] or "")
-        if row["error_class"]
-        else None
-    )
-    data["server_timings"] = json.loads(row["server_timings"] or "{}")
-    data["provider_meta"] = json.loads(row["provider_meta"] or "{}")
-    data["scores"] = json.loads(row["scores"] or "{}")
-    data["attempt_log"] = json.loads(row["attempt_log"] or "[]")
-    data["checks"] = json.loads(row["checks"] or "[]")
-    data["score_notes"] = json.loads(row["score_notes"] or "[]")
-    data["item_metadata"] = json.loads(row["item_metadata"] or "{}")
+    data: dict[str, Any] = {}
+    for c in _STORED:
+        if c.kind == "error":
+            cls = row["error_class"]
+            hint = row["error_hint"] or ""
+            data[c.field] = ErrorInfo(cls, row["error_message"] or "", row["error_http_status"], hint) if cls else None
+            continue
+        value = row[c.field]
+        if c.kind == "json":
+            value = json.loads(value) if value else _EMPTY[c.field]()
+        elif c.kind == "decimal" and value is not None:
+            value = Decimal(value)
+        data[c.field] = value
     return Result(**data)
 
 

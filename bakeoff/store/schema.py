@@ -6,11 +6,11 @@ are stored: rows hold model names, settings and outputs only.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from bakeoff.records import Result
+from bakeoff.records import RESULT_FIELDS_IN_ORDER, Carry
 
 metadata = sa.MetaData()
 
@@ -37,61 +37,37 @@ runs = sa.Table(
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # its last write (migration 4)
 )
 
-RESULT_SCALARS = [
-    f.name
-    for f in fields(Result)
-    if f.name
-    not in {"error", "server_timings", "provider_meta", "scores", "progress", "attempt_log", "checks", "score_notes"}
-    | {"item_metadata"}
-]
-_INT_COLS = {
-    "queued_ns",
-    "sent_ns",
-    "first_token_ns",
-    "last_token_ns",
-    "closed_ns",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "reasoning_tokens",
-    "attempts",
-    "memory_bytes",
-    "repeat",
+_RESULT_TYPES: dict[str, Callable[[], sa.types.TypeEngine]] = {
+    "str": lambda: sa.String(255),
+    "text": lambda: sa.Text(),
+    "int": lambda: sa.BigInteger(),
+    "float": lambda: sa.Float(),
+    "decimal": lambda: sa.String(255),  # exact decimal text
+    "date": lambda: sa.Date(),
+    "json": lambda: sa.Text(),
 }
-_FLOAT_COLS = {"queue_s", "ttft_s", "e2e_s", "tpot_s", "output_tokens_per_s", "load_s"}
 
 
-def _result_column(name: str) -> sa.Column:
-    if name == "result_id":
-        return sa.Column(name, sa.String(32), primary_key=True)
-    if name == "run_id":
-        return sa.Column(name, sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)
-    if name in _INT_COLS:
-        return sa.Column(name, sa.BigInteger)
-    if name in _FLOAT_COLS:
-        return sa.Column(name, sa.Float)
-    if name == "price_as_of":
-        return sa.Column(name, sa.Date)
-    if name == "output":
-        return sa.Column(name, sa.Text)
-    return sa.Column(name, sa.String(255))  # cost_usd kept as exact decimal text
+def _result_columns(c: Carry) -> list[sa.Column]:
+    """A Result field's columns; batch fields and checks/score_notes/item_metadata came with migrations 2-3."""
+    if c.field == "result_id":
+        return [sa.Column(c.field, sa.String(32), primary_key=True)]
+    if c.field == "run_id":
+        return [sa.Column(c.field, sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), index=True)]
+    if c.kind == "error":
+        return [
+            sa.Column("error_class", sa.String(64)),
+            sa.Column("error_message", sa.Text),
+            sa.Column("error_http_status", sa.Integer),
+            sa.Column("error_hint", sa.Text),
+        ]
+    return [sa.Column(c.field, _RESULT_TYPES[c.kind]())]
 
 
-results = sa.Table(
+results = sa.Table(  # one row per answer: its columns come from records.RESULT_FIELDS
     "results",
     metadata,
-    *[_result_column(n) for n in RESULT_SCALARS],
-    sa.Column("error_class", sa.String(64)),
-    sa.Column("error_message", sa.Text),
-    sa.Column("error_http_status", sa.Integer),
-    sa.Column("error_hint", sa.Text),
-    sa.Column("server_timings", sa.Text),  # JSON
-    sa.Column("provider_meta", sa.Text),  # JSON
-    sa.Column("scores", sa.Text),  # JSON
-    sa.Column("attempt_log", sa.Text),  # JSON list, one entry per attempt
-    sa.Column("checks", sa.Text),  # JSON list, one entry per user assertion (migration 2)
-    sa.Column("score_notes", sa.Text),  # JSON list of why scores are missing (migration 2)
-    sa.Column("item_metadata", sa.Text),  # JSON of a batch item's extra columns (migration 3)
+    *[column for c in RESULT_FIELDS_IN_ORDER if c.stored for column in _result_columns(c)],
 )
 sa.Index("ix_results_batch_cell", results.c.batch_id, results.c.cell_key)
 
