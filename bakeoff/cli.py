@@ -33,7 +33,7 @@ from bakeoff.runner.engine import run_blocking
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from bakeoff.store import export
-from bakeoff.store.store import Store, url_for_path
+from bakeoff.store.store import Store, open_for_cli
 from metrics.assertions import Assertion
 from metrics.cost import format_usd
 from metrics.judge import DEFAULT_CRITERIA, JUDGE_MAX_TOKENS
@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(url_for_path(args.db) if args.db else None)
+    return open_for_cli(args.db)
 
 
 def model_rows(catalog: Catalog) -> list[dict[str, Any]]:

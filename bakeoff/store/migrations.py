@@ -80,3 +80,10 @@ def migrate(engine: Engine) -> None:
                 continue  # another process applied it while we waited for the lock
             apply(conn)
             conn.execute(sa.insert(migrations_table).values(number=number, applied_at=dt.datetime.now(dt.UTC)))
+
+
+def check_writable(engine: Engine) -> None:
+    """A write that changes nothing: a read-only database (an up-to-date one migrates without writing)
+    fails here, when it is opened, rather than at the first save."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(migrations_table).where(migrations_table.c.number < 0))

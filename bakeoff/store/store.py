@@ -1,23 +1,27 @@
 """The app's one handle on its database: SQLite by default (WAL), any DATABASE_URL otherwise.
 
-Opening a Store migrates the database (migrations.py) and marks runs whose process died as
-interrupted; each method then hands its work to the repository for those rows (runs_repo.py,
-verdicts_repo.py; batches live in bakeoff/batch/store.py). Tables are in schema.py.
+Opening a Store migrates the database (migrations.py) and marks runs whose process died as interrupted,
+or raises StoreUnusable saying why it cannot (unusable.py). Each method then hands its work to the
+repository for those rows (runs_repo.py, verdicts_repo.py; batches: bakeoff/batch/store.py). Tables
+are in schema.py.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bakeoff.records import Judgment, Result, Run, Vote
-from bakeoff.store import migrations, runs_repo, verdicts_repo
-from bakeoff.store.engine import create_engine, display_url
+from bakeoff.store import migrations, runs_repo, unusable, verdicts_repo
+from bakeoff.store.engine import create_engine, display_url, wait_out_lock
+from bakeoff.store.unusable import StoreUnusable
 
 
 def default_url() -> str:
@@ -29,16 +33,37 @@ def default_url() -> str:
 
 def url_for_path(path: str | os.PathLike[str]) -> str:
     path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unusable.folder_failed(path, exc) from exc
     return f"sqlite:///{path}"
+
+
+def open_for_cli(db: str | None) -> Store:
+    """The CLI's store (--db, else the default): one it cannot use ends the command, exit 2, with the reason."""
+    try:
+        return Store(url_for_path(db) if db else None)
+    except StoreUnusable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 class Store:
     def __init__(self, url: str | None = None):
+        """Open, migrate and tidy the database; StoreUnusable (with what to do) if it cannot be used."""
         self.url = url or default_url()  # may hold a password: show display_url, never this
         self.engine: Engine = create_engine(self.url)
-        self.migrate()
-        self.mark_interrupted()
+        try:
+            wait_out_lock(self._open)
+        except sa.exc.DBAPIError as exc:
+            self.engine.dispose()
+            raise unusable.explain(exc, self.engine.url) from exc
+
+    def _open(self) -> None:
+        migrations.migrate(self.engine)
+        migrations.check_writable(self.engine)
+        runs_repo.mark_interrupted.__wrapped__(self.engine)  # one try: wait_out_lock bounds the retrying
 
     @property
     def display_url(self) -> str:
