@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bakeoff.store.engine import lock_for_migration
 from bakeoff.store.schema import batches, judgments, migrations_table, results, runs, votes
+from bakeoff.store.unusable import NewerSchema
 
 
 def _add_missing_columns(conn: Connection, table: sa.Table, names: list[str]) -> None:
@@ -69,8 +70,15 @@ def applied(engine: Engine) -> set[int]:
 
 
 def migrate(engine: Engine) -> None:
-    """Apply the missing migrations, each in its own transaction under a cross-process lock."""
-    if {n for n, _ in MIGRATIONS} <= applied(engine):
+    """Apply the missing migrations, each in its own transaction under a cross-process lock.
+
+    A database that records a migration this code does not know is refused (NewerSchema): its writes
+    would fail on tables this code does not know, one save at a time.
+    """
+    done, known = applied(engine), max(n for n, _ in MIGRATIONS)
+    if done and max(done) > known:
+        raise NewerSchema(engine.url, max(done), known)
+    if {n for n, _ in MIGRATIONS} <= done:
         return
     for number, apply in MIGRATIONS:
         with engine.begin() as conn:

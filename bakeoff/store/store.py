@@ -59,6 +59,9 @@ class Store:
         except sa.exc.DBAPIError as exc:
             self.engine.dispose()
             raise unusable.explain(exc, self.engine.url) from exc
+        except StoreUnusable:  # a newer schema
+            self.engine.dispose()
+            raise
 
     def _open(self) -> None:
         migrations.migrate(self.engine)

@@ -20,6 +20,21 @@ class StoreUnusable(RuntimeError):
     """The database cannot be used; the message names it and says what to do."""
 
 
+class NewerSchema(StoreUnusable):
+    """The database records a migration this code does not know: its tables may not be what this code writes."""
+
+    def __init__(self, url: sa.URL, found: int, known: int):
+        super().__init__(
+            f"{_where(url)}: this database was written by a newer Bakeoff (schema {found}, this version knows up to "
+            f"{known}): upgrade Bakeoff or point BAKEOFF_DB elsewhere."
+        )
+        self.found, self.known = found, known
+
+
+def _where(url: sa.URL) -> str:
+    return (url.database or ":memory:") if url.get_backend_name() == "sqlite" else display_url(url)
+
+
 def _reason(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -41,7 +56,7 @@ def explain(exc: sa.exc.DBAPIError, url: sa.URL) -> StoreUnusable:
             f"cannot use the database at {display_url(url)}: {reason}. "
             "Check DATABASE_URL, that the server is running, and that this user may connect."
         )
-    path = url.database or ":memory:"
+    path = _where(url)
     code = getattr(getattr(exc, "orig", None), "sqlite_errorname", "") or ""
     if Path(path).is_dir():
         return StoreUnusable(

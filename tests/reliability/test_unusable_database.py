@@ -1,9 +1,10 @@
-"""A database the app cannot use: read-only, not a database, a folder, locked. Each gets a message that names
-the file, says what failed and what to do; the CLI exits 2 before sending anything, the dashboard shows the
-message instead of a traceback, and a lock that lifts within the wait is waited out."""
+"""A database the app cannot use: read-only, not a database, a folder, locked, from a newer Bakeoff. Each
+gets a message that names the file, says what failed and what to do; the CLI exits 2 before sending anything,
+the dashboard shows the message instead of a traceback, and a lock that lifts within the wait is waited out."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sqlite3
@@ -14,9 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bakeoff import cli
 from bakeoff.store import engine
+from bakeoff.store.migrations import MIGRATIONS
+from bakeoff.store.schema import migrations_table
 from bakeoff.store.store import Store, url_for_path
 from bakeoff.store.unusable import StoreUnusable
 from tests.ui.test_compare_page import MODELS, PRICING
@@ -40,11 +44,23 @@ def _under_a_file(tmp_path: Path) -> str:
     return str(tmp_path / "plain" / "bakeoff.db")
 
 
+def _newer(tmp_path: Path) -> str:
+    """A database a later Bakeoff migrated one step further than this one knows."""
+    path = tmp_path / "newer.db"
+    store = Store(url_for_path(path))
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(migrations_table).values(number=max(n for n, _ in MIGRATIONS) + 1,
+                                                        applied_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+    store.engine.dispose()
+    return str(path)
+
+
 # case -> (make the BAKEOFF_DB path, what the message must say)
 UNUSABLE: dict[str, tuple[Callable[[Path], str], str]] = {
     "not a database": (_corrupt, "is not a SQLite database"),
     "a folder": (_folder, "is a folder, not a file"),
     "its folder is a file": (_under_a_file, "cannot create the folder"),
+    "a newer schema": (_newer, "was written by a newer Bakeoff"),
 }
 
 
@@ -142,6 +158,9 @@ def test_cli_exits_2_with_the_message_and_sends_nothing(case, tmp_path, monkeypa
     err = capsys.readouterr().err
     assert err.startswith("error: ") and says in err and "Traceback" not in err
     assert scripted.calls == {}
+    if case == "a newer schema":  # refused before the run was written
+        with sqlite3.connect(os.environ["BAKEOFF_DB"]) as conn:
+            assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
 
 
 def test_cli_read_only_and_locked_exit_2(tmp_path, monkeypatch, capsys, scripted, held, short_waits) -> None:
@@ -162,13 +181,10 @@ def test_the_process_exits_2_without_a_traceback(tmp_path: Path) -> None:
     assert "is a folder, not a file" in done.stderr and "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("case", ["not a database", "a folder"])
+@pytest.mark.parametrize("case", ["not a database", "a folder", "a newer schema"])
 def test_the_dashboard_shows_the_message_instead_of_a_traceback(case: str, start_app, tmp_path: Path) -> None:
     ui_db = tmp_path / "ui.db"  # where start_app points BAKEOFF_DB
-    if case == "a folder":
-        ui_db.mkdir()
-    else:
-        ui_db.write_bytes(b"not a database, just text\n" * 200)
+    Path(UNUSABLE[case][0](tmp_path)).rename(ui_db)
     at = start_app(MODELS, PRICING)
     assert not at.exception
     says = UNUSABLE[case][1]
