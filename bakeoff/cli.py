@@ -31,7 +31,7 @@ from bakeoff.judging import (
 )
 from bakeoff.records import Judgment
 from bakeoff.store import export
-from bakeoff.store.store import Store, url_for_path
+from bakeoff.store.store import Store, open_for_cli
 from metrics.cost import format_usd
 from metrics.judge import DEFAULT_CRITERIA, JUDGE_MAX_TOKENS
 from providers import registry
@@ -105,7 +105,7 @@ def _prices_parser(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(url_for_path(args.db) if args.db else None)
+    return open_for_cli(args.db)
 
 
 def model_rows(catalog: Catalog) -> list[dict[str, Any]]:

@@ -17,14 +17,13 @@ import pandas as pd
 from bakeoff.batch.input import BatchItem
 from bakeoff.records import Result
 from bakeoff.runner.scoring import score_info
-from bakeoff.store.export import neutralise
+from bakeoff.store.export import ERROR_COLUMNS, neutralise
 from metrics.aggregate import bootstrap_ci, paired_comparison, summarize
 
 # Metrics a paired comparison may use besides the scores, with their direction.
 SPEED_COST: dict[str, bool] = {"ttft_s": False, "e2e_s": False, "output_tokens_per_s": True, "cost_usd": False}
 EXPORT_FORMATS = ("csv", "jsonl", "parquet")
-_OWN = {"id", "repeat", "prompt", "system", "reference", "cached", "error_class", "error_message", "http_status"}
-_OWN |= {"result_id", "run_id", "cell_key"}
+_OWN = {"id", "repeat", "prompt", "system", "reference", "cached", *ERROR_COLUMNS, "result_id", "run_id", "cell_key"}
 
 
 def _score_names(results: Iterable[Result]) -> list[str]:
@@ -56,11 +55,9 @@ def cells_frame(items: Sequence[BatchItem], results: Sequence[Result], cached: s
             status=data.pop("status"),
             cached=bool(cached and r.cell_key in cached),
             output=data.pop("output"),
-            error_class=err.get("class"),
-            error_message=err.get("message"),
-            http_status=err.get("http_status"),
+            **{name: err.get(key) for name, key in ERROR_COLUMNS.items()},
         )
-        row.update({k: v for k, v in data.items() if k not in ("scores", "checks", "attempt_log", "score_notes")})
+        row.update({k: v for k, v in data.items() if not isinstance(v, dict | list)})  # scores follow, spread
         for name in scores:
             row[f"score_{name}"] = r.scores.get(name)
         row["result_id"], row["run_id"], row["cell_key"] = r.result_id, r.run_id, r.cell_key

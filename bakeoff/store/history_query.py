@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bakeoff.store.store import Store, results, runs
+from bakeoff.store.schema import results, runs
+from bakeoff.store.store import Store
 
 RUN_STATUSES = ("done", "running", "cancelled")
 WITH_FAILURES = "with failures"  # a status choice: a run where at least one model did not answer
