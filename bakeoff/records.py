@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from metrics.assertions import Assertion
+from providers.base import Turn
 
 Status = Literal["queued", "running", "ok", "error", "interrupted", "timeout", "cancelled"]
 FINAL: frozenset[str] = frozenset({"ok", "error", "interrupted", "timeout", "cancelled"})
@@ -48,6 +49,15 @@ class Run:
     status: Literal["running", "done", "cancelled", "interrupted", "unsaved"] = "running"
     source: str = "ui"  # ui | cli | batch
     unsaved: dict[str, str] = field(default_factory=dict)  # model_ref (or "run status") -> what was not saved, why
+    # A conversation is a chain of runs, one per user turn; a run on its own is turn 1 of its own conversation.
+    conversation_id: str = ""  # the id of the conversation's first run ("" = this run's own id)
+    turn: int = 1  # 1-based: which user turn of the conversation this run sends
+    # model_ref -> that model's own thread before this turn (bakeoff/runner/conversation.py): the earlier user
+    # turns and its own answers, oldest first, ending with an answer. Each model continues only its own answers.
+    history: dict[str, tuple[Turn, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.conversation_id = self.conversation_id or self.run_id
 
 
 @dataclass

@@ -38,11 +38,13 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_CALLS = 32  # model calls in flight at once per run (a session runs one run at a time)
 
 
-def to_request(run: Run) -> Request:
+def to_request(run: Run, model_ref: str | None = None) -> Request:
+    """The call for one model: the run's prompt and settings, after that model's own thread so far."""
     p: Params = run.params
     return Request(
         prompt=run.prompt,
         system=p.system or None,
+        history=tuple(run.history.get(model_ref, ())) if model_ref is not None else (),
         max_tokens=p.max_tokens,
         temperature=p.temperature,
         top_p=p.top_p,
@@ -75,7 +77,6 @@ async def fan_out(
     limiters: Limiters | None = None,
 ) -> list[Result]:
     """Run every model concurrently; return one Result per spec, in order, whatever happened."""
-    req = to_request(run)
     day = run.created_at.date()
     results = (
         list(results)
@@ -87,6 +88,7 @@ async def fan_out(
     calls = asyncio.Semaphore(int(limit("MAX_CONCURRENT_CALLS", MAX_CONCURRENT_CALLS)))
 
     async def one(spec: ModelSpec, res: Result) -> None:
+        req = to_request(run, res.model_ref)
         async with calls:  # at most MAX_CONCURRENT_CALLS of this run's models in flight at once
             await run_one(spec, req, res, policy, notify, (limiters or {}).get(spec.id))
         finalize(res, spec, req, catalog, day)

@@ -29,8 +29,8 @@ def _unavailable_error(spec: ModelSpec, av: Availability) -> ProviderError:
 
 
 def prompt_text(req: Request) -> str:
-    """The text a request's prompt tokens are counted on: system and prompt, as sent."""
-    return f"{req.system}\n{req.prompt}" if req.system else req.prompt
+    """The text a request's prompt tokens are counted on: system, the conversation so far and the prompt, as sent."""
+    return "\n".join([*([req.system] if req.system else []), *(t.content for t in req.history), req.prompt])
 
 
 def preflight(spec: ModelSpec, req: Request) -> None:
@@ -52,8 +52,9 @@ def preflight(spec: ModelSpec, req: Request) -> None:
         counted = provider.count_tokens(spec, text) if isinstance(provider, CountsTokens) else None
         prompt_tokens = counted if counted is not None else estimate_tokens(text, spec.model)
         if prompt_tokens + req.max_tokens > spec.context_window:
+            what = f"Conversation of {len(req.history) // 2 + 1} turns" if req.history else "Prompt"
             raise ContextLength(
-                f"Prompt ({prompt_tokens} tokens{'' if counted is not None else ', estimated'}) + max tokens "
+                f"{what} ({prompt_tokens} tokens{'' if counted is not None else ', estimated'}) + max tokens "
                 f"({req.max_tokens}) exceed {spec.display_id}'s context window of {spec.context_window}."
             )
 

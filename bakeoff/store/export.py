@@ -18,7 +18,10 @@ import pandas as pd
 
 from bakeoff.records import RESULT_FIELDS_IN_ORDER, Result, Run, plain
 
-_RUN_COLUMNS = ["run_id", "created_at", "prompt", "system", "reference", "temperature", "max_tokens", "top_p", "seed"]
+_RUN_COLUMNS = [
+    "run_id", "created_at", "prompt", "system", "reference", "temperature", "max_tokens", "top_p", "seed",
+    "conversation_id", "turn",
+]  # fmt: skip
 ERROR_COLUMNS = {"error_class": "class", "error_message": "message", "http_status": "http_status"}  # of its JSON
 _EXPORTED = [c for c in RESULT_FIELDS_IN_ORDER if c.export]  # records.RESULT_FIELDS says which, and as what
 COLUMNS = _RUN_COLUMNS + [
@@ -30,7 +33,8 @@ _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 def _run_cells(run: Run) -> dict[str, Any]:
     p = run.params
     values = (run.run_id, run.created_at.isoformat(), run.prompt, p.system, run.reference)
-    return dict(zip(_RUN_COLUMNS, (*values, p.temperature, p.max_tokens, p.top_p, p.seed), strict=True))
+    settings = (p.temperature, p.max_tokens, p.top_p, p.seed)
+    return dict(zip(_RUN_COLUMNS, (*values, *settings, run.conversation_id, run.turn), strict=True))
 
 
 def result_cells(r: Result) -> dict[str, Any]:
@@ -47,9 +51,11 @@ def result_cells(r: Result) -> dict[str, Any]:
     return out
 
 
-def _nested(r: Result) -> dict[str, Any]:
-    """What only JSONL carries: the list fields (the per-attempt log)."""
-    return {c.export: plain(c.kind, getattr(r, c.field)) for c in _EXPORTED if isinstance(getattr(r, c.field), list)}
+def _nested(run: Run, r: Result) -> dict[str, Any]:
+    """What only JSONL carries: the list fields (the per-attempt log) and the model's thread before this turn."""
+    out = {c.export: plain(c.kind, getattr(r, c.field)) for c in _EXPORTED if isinstance(getattr(r, c.field), list)}
+    out["history"] = [{"role": t.role, "content": t.content} for t in run.history.get(r.model_ref, ())]
+    return out
 
 
 def rows(pairs: Iterable[tuple[Run, list[Result]]]) -> list[dict[str, Any]]:
@@ -106,9 +112,9 @@ def to_parquet(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
 
 
 def to_jsonl(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
-    """One object per result: the CSV columns plus the nested per-attempt log."""
+    """One object per result: the CSV columns plus the nested per-attempt log and conversation so far."""
     lines = (
-        json.dumps({**_run_cells(run), **result_cells(r), **_nested(r)}, ensure_ascii=False) + "\n"
+        json.dumps({**_run_cells(run), **result_cells(r), **_nested(run, r)}, ensure_ascii=False) + "\n"
         for run, results in pairs
         for r in results
     )

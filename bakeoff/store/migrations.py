@@ -53,11 +53,22 @@ def _migration_4(conn: Connection) -> None:
     _add_missing_columns(conn, runs, ["owner", "heartbeat_at"])
 
 
+def _migration_5(conn: Connection) -> None:
+    """Conversations: each run's conversation, turn and per-model thread. A run saved before is a conversation
+    of one turn, so every query can group by conversation_id."""
+    _add_missing_columns(conn, runs, ["conversation_id", "turn", "history"])
+    conn.execute(sa.update(runs).where(runs.c.conversation_id.is_(None)).values(conversation_id=runs.c.run_id, turn=1))
+    for index in runs.indexes:
+        if index.name == "ix_runs_conversation_id":
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
     (4, _migration_4),
+    (5, _migration_5),
 ]
 
 

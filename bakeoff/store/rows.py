@@ -15,6 +15,7 @@ from typing import Any
 from bakeoff.records import RESULT_FIELDS_IN_ORDER, ErrorInfo, Judgment, Params, Result, Run, Vote
 from bakeoff.store import run_owner
 from metrics.assertions import Assertion
+from providers.base import Turn
 
 
 def json_default(value: Any) -> Any:
@@ -41,7 +42,16 @@ def run_to_row(run: Run, now: dt.datetime) -> dict[str, Any]:
         "assertions": json.dumps([asdict(a) for a in run.assertions]),
         "owner": run_owner.current() if run.status == "running" else None,
         "heartbeat_at": now,
+        "conversation_id": run.conversation_id,
+        "turn": run.turn,
+        "history": json.dumps(
+            {ref: [{"role": t.role, "content": t.content} for t in turns] for ref, turns in run.history.items()}
+        ),
     }
+
+
+def history_from_json(text: str | None) -> dict[str, tuple[Turn, ...]]:
+    return {ref: tuple(Turn(t["role"], t["content"]) for t in turns) for ref, turns in json.loads(text or "{}").items()}
 
 
 def row_to_run(r: Any) -> Run:
@@ -55,6 +65,9 @@ def row_to_run(r: Any) -> Run:
         status=r["status"],
         source=r["source"],
         assertions=[Assertion(**a) for a in json.loads(r["assertions"] or "[]")],
+        conversation_id=r["conversation_id"] or r["run_id"],
+        turn=r["turn"] or 1,
+        history=history_from_json(r["history"]),
     )
 
 

@@ -117,9 +117,33 @@ def get_run(engine: Engine, run_id: str) -> tuple[Run, list[Result]] | None:
         if r is None:
             return None
         rows = conn.execute(sa.select(results).where(results.c.run_id == run_id)).mappings().all()
-    run = row_to_run(r)
+    return _in_model_order(row_to_run(r), [row_to_result(row) for row in rows])
+
+
+def _in_model_order(run: Run, found: list[Result]) -> tuple[Run, list[Result]]:
     order = {ref: i for i, ref in enumerate(run.model_refs)}
-    return run, sorted((row_to_result(row) for row in rows), key=lambda x: order.get(x.model_ref, len(order)))
+    return run, sorted(found, key=lambda x: order.get(x.model_ref, len(order)))
+
+
+def conversation(engine: Engine, conversation_id: str) -> list[tuple[Run, list[Result]]]:
+    """Every run of a conversation with its results, by turn (two statements, whatever its length)."""
+    mark_interrupted(engine)
+    with engine.connect() as conn:
+        found = (
+            conn.execute(
+                sa.select(runs)
+                .where(runs.c.conversation_id == conversation_id)
+                .order_by(runs.c.turn, runs.c.created_at, runs.c.run_id)
+            )
+            .mappings()
+            .all()
+        )
+        ids = [r["run_id"] for r in found]
+        rows = conn.execute(sa.select(results).where(results.c.run_id.in_(ids))).mappings().all() if ids else []
+    by_run: dict[str, list[Result]] = {}
+    for row in rows:
+        by_run.setdefault(row["run_id"], []).append(row_to_result(row))
+    return [_in_model_order(row_to_run(r), by_run.get(r["run_id"], [])) for r in found]
 
 
 def results_for(engine: Engine, run_ids: Iterable[str]) -> list[Result]:

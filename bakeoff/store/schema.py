@@ -35,6 +35,9 @@ runs = sa.Table(
     sa.Column("assertions", sa.Text),  # JSON list of the user's checks (migration 2)
     sa.Column("owner", sa.String(128)),  # host|pid|start of the process running it (migration 4, run_owner.py)
     sa.Column("heartbeat_at", sa.DateTime(timezone=True)),  # its last write (migration 4)
+    sa.Column("conversation_id", sa.String(32), index=True),  # the conversation's first run (migration 5)
+    sa.Column("turn", sa.Integer),  # 1-based user turn within the conversation (migration 5)
+    sa.Column("history", sa.Text),  # JSON {model_ref: [{role, content}, ...]}: each model's thread (migration 5)
 )
 
 _RESULT_TYPES: dict[str, Callable[[], sa.types.TypeEngine]] = {

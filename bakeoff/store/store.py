@@ -102,6 +102,9 @@ class Store:
     def get_run(self, run_id: str) -> tuple[Run, list[Result]] | None:
         return runs_repo.get_run(self.engine, run_id)
 
+    def conversation(self, conversation_id: str) -> list[tuple[Run, list[Result]]]:
+        return runs_repo.conversation(self.engine, conversation_id)
+
     def results_for(self, run_ids: Iterable[str]) -> list[Result]:
         return runs_repo.results_for(self.engine, run_ids)
 

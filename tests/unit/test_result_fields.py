@@ -25,8 +25,9 @@ JSON_KEYS = [
 ]  # fmt: skip
 EXPORT_COLUMNS = [
     "run_id", "created_at", "prompt", "system", "reference", "temperature", "max_tokens", "top_p", "seed",
-    "model", "provider", "provider_model", "quantization", "status", "output", "error_class", "error_message",
-    "http_status", "queue_s", "ttft_s", "e2e_s", "tpot_s", "output_tokens_per_s", "input_tokens", "output_tokens",
+    "conversation_id", "turn", "model", "provider", "provider_model", "quantization", "status", "output",
+    "error_class", "error_message", "http_status", "queue_s", "ttft_s", "e2e_s", "tpot_s", "output_tokens_per_s",
+    "input_tokens", "output_tokens",
     "cached_input_tokens", "reasoning_tokens", "tokens_source", "cost_usd", "cost_basis", "price_as_of",
     "finish_reason", "attempts", "request_id", "memory_bytes", "load_s",
 ]  # fmt: skip
@@ -129,7 +130,7 @@ def test_exports_carry_every_declared_field():
             for name, value in _exported(c, res).items():
                 assert row[name] == value, name
     scores = [f"score_{k}" for k in res.scores]
-    assert list(row) == EXPORT_COLUMNS + scores + ["attempt_log"]
+    assert list(row) == EXPORT_COLUMNS + scores + ["attempt_log", "history"]
     csv = pd.read_csv(io.BytesIO(export.to_csv([(run, [res])])), encoding="utf-8-sig")
     parquet = pd.read_parquet(io.BytesIO(export.to_parquet([(run, [res])])))
     assert list(csv.columns) == list(parquet.columns) == EXPORT_COLUMNS + sorted(scores)
