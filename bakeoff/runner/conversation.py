@@ -10,7 +10,8 @@ stopped) is what the model said, so it stays.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from bakeoff.records import Result, Run
@@ -42,6 +43,87 @@ def next_turn(run: Run, results: Sequence[Result], prompt: str) -> Run:
         history={
             ref: thread_after(run.history.get(ref, ()), run.prompt, answers.get(ref)) for ref in run.model_refs
         },
+    )
+
+
+def thread_text(run: Run, model_ref: str) -> str:
+    """What a model is sent besides the system prompt: its thread so far and the prompt (for estimates)."""
+    return "\n".join([*(t.content for t in run.history.get(model_ref, ())), run.prompt])
+
+
+# ---- reading a stored conversation back ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarlierTurn:
+    """One earlier turn as one model saw it: the user's prompt and what the model answered (maybe nothing)."""
+
+    prompt: str
+    answer: str
+    result: Result | None  # None: known only from the thread sent (a conversation given whole, as by the CLI)
+
+
+def earlier_runs(chain: Sequence[tuple[Run, list[Result]]], run: Run) -> list[tuple[Run, list[Result]]]:
+    """The stored turns before `run` in its conversation, one per turn: where a turn was sent twice (the
+    conversation continued from two windows), the latest one started no later than `run`."""
+    best: dict[int, tuple[Run, list[Result]]] = {}
+    for earlier, results in chain:
+        if earlier.turn < run.turn and earlier.created_at <= run.created_at and earlier.run_id != run.run_id:
+            if earlier.turn not in best or earlier.created_at >= best[earlier.turn][0].created_at:
+                best[earlier.turn] = (earlier, results)
+    return [best[t] for t in sorted(best)]
+
+
+def threads(run: Run, earlier: Sequence[tuple[Run, list[Result]]]) -> dict[str, list[EarlierTurn]]:
+    """model_ref -> its earlier turns, oldest first: those before the first stored turn from the thread that turn
+    sent, then every stored turn, a failed one included (with its error), so each card can show what happened."""
+    first = earlier[0][0] if earlier else run
+    out: dict[str, list[EarlierTurn]] = {}
+    for ref in run.model_refs:
+        sent = first.history.get(ref, ())
+        items = [EarlierTurn(q.content, a.content, None) for q, a in zip(sent[::2], sent[1::2], strict=True)]
+        for turn, results in earlier:
+            answer = next((r for r in results if r.model_ref == ref), None)
+            items.append(EarlierTurn(turn.prompt, answer.output if answer else "", answer))
+        out[ref] = items
+    return out
+
+
+@dataclass(frozen=True)
+class Totals:
+    """One model's conversation so far, all turns summed: what it cost and took."""
+
+    turns: int
+    input_tokens: int | None  # None when some turn's count is unknown
+    output_tokens: int | None
+    cost_usd: Decimal | None  # of the priced turns; None when none was priced
+    unpriced: int  # turns sent without a price (never counted as $0)
+    e2e_s: float | None
+
+
+def totals(results: Sequence[Result]) -> Totals:
+    """Sum a model's results over a conversation's turns.
+
+    >>> from decimal import Decimal as D
+    >>> r = [Result("r1", "m", "p", "m", input_tokens=10, output_tokens=5, cost_usd=D("0.1"), sent_ns=1, e2e_s=1.0),
+    ...      Result("r2", "m", "p", "m", input_tokens=30, output_tokens=7, sent_ns=1, e2e_s=0.5)]
+    >>> t = totals(r)
+    >>> (t.turns, t.input_tokens, t.output_tokens, t.cost_usd, t.unpriced, t.e2e_s)
+    (2, 40, 12, Decimal('0.1'), 1, 1.5)
+    """
+
+    def total(values: list[Any]) -> Any:
+        return None if not values or any(v is None for v in values) else sum(values)
+
+    priced = [r.cost_usd for r in results if r.cost_usd is not None]
+    timed = [r.e2e_s for r in results if r.e2e_s is not None]
+    return Totals(
+        turns=len(results),
+        input_tokens=total([r.input_tokens for r in results if r.sent_ns is not None]),
+        output_tokens=total([r.output_tokens for r in results if r.sent_ns is not None]),
+        cost_usd=sum(priced, Decimal(0)) if priced else None,
+        unpriced=sum(r.sent_ns is not None and r.cost_usd is None for r in results),
+        e2e_s=sum(timed) if timed else None,
     )
 
 
