@@ -42,7 +42,6 @@ def validate(run: Run) -> None:
     p = run.params
     for name, text in _texts(run):
         _check_text(name, text)
-    _check_history(run)
     size = len(run.prompt) + len(p.system or "") + max((_chars(t) for t in run.history.values()), default=0)
     max_chars = int(limit("MAX_PROMPT_CHARS", MAX_PROMPT_CHARS))
     if size > max_chars:
@@ -66,17 +65,6 @@ def validate(run: Run) -> None:
 
 def _chars(history: tuple[Turn, ...]) -> int:
     return sum(len(t.content) for t in history)
-
-
-def _check_history(run: Run) -> None:
-    """Each model's thread as providers take it: user and assistant turns alternating, ending with an answer."""
-    for ref, turns in run.history.items():
-        roles = [t.role for t in turns]
-        if roles != ["user", "assistant"] * (len(roles) // 2) or not all(isinstance(t.content, str) for t in turns):
-            raise InvalidRun(
-                f"The conversation so far for {ref} must alternate user and assistant turns, from a question to "
-                "an answer."
-            )
 
 
 def _texts(run: Run) -> Iterator[tuple[str, str]]:
