@@ -126,7 +126,7 @@ def list_page(store: Store, f: HistoryFilter = HistoryFilter(), page: int = 1, p
                 runs.c.conversation_id, runs.c.turn, _turns().label("turns"),
             )
             .where(*conditions(f))
-            .order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
+            .order_by(runs.c.created_at.desc(), runs.c.turn.desc(), runs.c.run_id.desc())  # a later turn is newer
             .limit(page_size)
             .offset((page - 1) * page_size)
         )
