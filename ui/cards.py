@@ -84,6 +84,7 @@ def render_card(
         st.markdown(head)
         if earlier:
             _earlier(earlier, blind=alias is not None)
+            st.caption(f"turn {len(earlier) + 1} · newest answer")
         if r.progress and not r.done:
             st.caption(f"⏳ {r.progress}")
         if r.output and r.done and is_long(r.output):  # long answers scroll; "Focus on one answer" shows them whole
@@ -187,15 +188,17 @@ def _figures(r: Result) -> None:
 
 def render_cards(
     results: Sequence[Result],
-    per_row: int = 4,
+    per_row: int | None = None,
     *,
     aliases: Mapping[str, str] | None = None,
     judge: Mapping[str, float] | None = None,
     threads: Mapping[str, Sequence[EarlierTurn]] | None = None,
 ) -> None:
-    """Cards in rows. aliases (result_id -> "Model A"...): blind mode; judge: model_ref -> mean judge score;
+    """Cards in rows (up to 4; two or three models share the width rather than sit in quarter columns).
+    aliases (result_id -> "Model A"...): blind mode; judge: model_ref -> mean judge score;
     threads: model_ref -> its earlier turns of the conversation."""
     judge, threads = judge or {}, threads or {}
+    per_row = per_row or min(4, max(2, len(results)))
     for start in range(0, len(results), per_row):
         row = results[start : start + per_row]
         for col, r in zip(st.columns(per_row), row, strict=False):

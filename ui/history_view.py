@@ -81,6 +81,7 @@ def runs_table(page: Page) -> None:
     frame = pd.DataFrame(
         {
             "when": [r.created_at.strftime("%Y-%m-%d %H:%M:%S") for r in page.rows],
+            "turn": [str(r.turn) if r.in_conversation else "" for r in page.rows],
             "prompt": [r.prompt for r in page.rows],
             "models": [", ".join(r.model_refs) for r in page.rows],
             "ok": [f"{r.n_ok}/{r.n_results}" for r in page.rows],
@@ -88,7 +89,6 @@ def runs_table(page: Page) -> None:
                      for r in page.rows],
             "mean_e2e_s": [r.mean_e2e_s for r in page.rows],
             "status": [r.status for r in page.rows],
-            "turn": [str(r.turn) if r.in_conversation else "" for r in page.rows],
             "run_id": [r.run_id for r in page.rows],
             "conversation_id": [r.conversation_id if r.in_conversation else "" for r in page.rows],
         }
