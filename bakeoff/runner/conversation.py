@@ -37,7 +37,6 @@ def next_turn(run: Run, results: Sequence[Result], prompt: str) -> Run:
         prompt=prompt,
         model_refs=list(run.model_refs),
         params=replace(run.params),
-        source=run.source,
         conversation_id=run.conversation_id,
         turn=run.turn + 1,
         history={
