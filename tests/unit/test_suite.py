@@ -232,3 +232,12 @@ def test_exports_carry_prompt_template_vars_and_test_columns():
     assert list(back["test"]) == list(frame["test"]) and back["prompt_template"].notna().all()
     (line, *_) = export_bytes(frame, "jsonl").decode().splitlines()
     assert json.loads(line)["prompt_index"] == 1
+
+
+def test_the_example_suite_reads():
+    from pathlib import Path
+
+    from bakeoff.batch.input import load_items
+
+    items = load_items(Path(__file__).resolve().parents[2] / "examples" / "capitals.yaml")
+    assert len(items) == 6 and items[1].prompt.endswith("The capital of France is") and items[5].reference == "Rome"
