@@ -37,7 +37,7 @@ def render_grid(results: list[Result], models: Sequence[str]) -> None:
     st.subheader("Pass/fail grid")
     text, states = grid_table(long)
     styled = text.style.apply(lambda _: states.map(STATE_STYLE.get), axis=None)
-    st.dataframe(styled, hide_index=True, key="suite_grid", row_height=40)
+    st.dataframe(styled, hide_index=True, key="suite_grid")
     st.caption(
         "A cell passes when the model answered and every check passed (a failed call is a fail); over repeats it "
         "shows how many passed. The first failing check is in the cell; every failure is listed below. "
@@ -68,7 +68,9 @@ def variants_figure(per: pd.DataFrame, quality: str | None) -> go.Figure:
     panels = [("pass_rate", "pass rate"), ("cost_per_item_usd", "cost / item (USD)"), ("e2e_s_mean", "E2E mean (s)")]
     if quality:
         panels.insert(1, (quality, quality.replace("_", " ")))
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for _, title in panels])
+    fig = make_subplots(
+        rows=1, cols=len(panels), subplot_titles=[title for _, title in panels], horizontal_spacing=0.07
+    )
     colors = color_map(per["model"])
     for col, (field, _) in enumerate(panels, 1):
         for model, rows in per.groupby("model", sort=False):
@@ -81,7 +83,11 @@ def variants_figure(per: pd.DataFrame, quality: str | None) -> go.Figure:
                 legendgroup=model,
                 showlegend=col == 1,
                 hovertemplate=f"{model} · %{{x}}<br>%{{y:.4g}}<extra></extra>",
+                row=1,
+                col=col,
             )
+        if field.startswith("cost"):
+            fig.update_yaxes(tickformat="$.2~r", row=1, col=col)  # not plotly's SI "80µ"
     fig.update_layout(barmode="group", height=320, margin={"l": 10, "r": 10, "t": 40, "b": 30})
     fig.update_yaxes(rangemode="tozero")
     return fig

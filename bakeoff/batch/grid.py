@@ -43,6 +43,7 @@ def grid_frame(results: Sequence[Result], model_order: Sequence[str] | None = No
                 "judged": 0,
                 "passed": 0,
                 "failures": [],
+                "reason": None,
                 "output": r.output,
             },
         )
@@ -53,8 +54,16 @@ def grid_frame(results: Sequence[Result], model_order: Sequence[str] | None = No
         if v is False:
             prefix = f"repeat {r.repeat + 1}: " if r.repeat else ""
             cell["failures"] += [prefix + f for f in failures(r)]
+            cell["reason"] = cell["reason"] or _reason(r)
     rows = sorted(cells.values(), key=lambda c: (c["test"], models.index(c["model"]), c["prompt"]))
     return pd.DataFrame(rows)
+
+
+def _reason(r: Result) -> str:
+    """The first failing check's label, or the call's error class: short enough for a grid cell."""
+    if r.status != "ok":
+        return f"{r.status}: {r.error.cls}" if r.error else r.status
+    return next((str(c.get("label") or c.get("kind")) for c in r.checks if c.get("passed") is not True), "failed")
 
 
 def _vars_text(values: dict[str, Any]) -> str:
@@ -76,15 +85,18 @@ def _cell_text(cell: pd.Series) -> str:
     if s == "none":
         return "— no checks" if cell["cells"] else "—"
     if s == "pass":
-        return "✅ pass" + count
-    reason = cell["failures"][0] if cell["failures"] else "failed"
-    return ("❌ fail" if s == "fail" else "⚠️") + count + " · " + reason
+        return "✓ pass" + count
+    mark = "✗" if s == "fail" else "◑"
+    if not cell["reason"]:
+        return f"{mark} fail{count}"
+    return f"{mark}{count} · {cell['reason']}" if count else f"{mark} {cell['reason']}"
 
 
 def grid_table(long: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(text, state) tables: a row per test and a last pass-rate row; a column per model × prompt.
 
-    A cell reads "✅ pass", "❌ fail · <the first failing check>" or, over repeats, "⚠️ 1/2 · …".
+    A cell reads "✓ pass", "✗ <the first failing check>" or, over repeats, "✓ pass 2/2", "✗ 0/2 · …" and
+    "◑ 1/2 · …" (symbols any system font has; the cell colour says it too).
     """
     columns = list(dict.fromkeys(column_label(m, p) for m, p in zip(long["model"], long["prompt"], strict=True)))
     tests = long.drop_duplicates("test").set_index("test")

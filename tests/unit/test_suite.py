@@ -186,11 +186,23 @@ def test_grid_has_a_row_per_test_and_a_column_per_model_and_prompt():
     assert list(text.columns) == cols and len(text) == 4  # 3 tests + the pass-rate row
     assert text.loc[0, "vars"] == "style=short, country=France"
     assert text.loc[1, "test"] == "2 · Peru"
-    assert text.loc[0, "good · P1"] == "✅ pass 2/2" and states.loc[0, "good · P1"] == "pass"
-    assert text.loc[1, "good · P2"].startswith("❌ fail 0/2 · contains (any case) 'lima': ")
-    assert text.loc[0, "bad · P1"].startswith("❌ fail 0/2 · not contains (any case) 'sorry'")
+    assert text.loc[0, "good · P1"] == "✓ pass 2/2" and states.loc[0, "good · P1"] == "pass"
+    assert text.loc[1, "good · P2"] == "✗ 0/2 · contains (any case) 'lima'"
+    assert text.loc[0, "bad · P1"] == "✗ 0/2 · not contains (any case) 'sorry'"
+    assert long.loc[(long["test"] == 2) & (long["model"] == "good") & (long["prompt"] == 2), "failures"].item() == [
+        "contains (any case) 'lima': 'lima' not found",
+        "repeat 2: contains (any case) 'lima': 'lima' not found",
+    ]
     assert text.loc[3, "good · P1"] == "100% (6/6)" and text.loc[3, "good · P2"] == "67% (4/6)"
     assert text.loc[3, "bad · P1"] == "33% (2/6)" and states.loc[3, "bad · P1"] == "rate"
+
+
+def test_repeats_that_disagree_show_how_many_passed():
+    _, out = _run(repeats=2)
+    flaky = next(r for r in out.results if r.model_ref == "good" and r.item_id == "t1-p1" and r.repeat == 1)
+    flaky.checks[1]["passed"] = False
+    text, states = grid_table(grid_frame(out.results))
+    assert text.loc[0, "good · P1"] == "◑ 1/2 · contains (any case) 'paris'" and states.loc[0, "good · P1"] == "mixed"
 
 
 def test_prompt_variants_aggregate_and_pair_on_one_model_over_tests():
@@ -213,7 +225,7 @@ def test_a_failed_call_is_a_failed_test_and_says_why(scripted):
     cat = scripted_catalog(down={"fail": "AuthError", "http_status": 401})
     out = run_batch_blocking(Batch(items=_suite()[:1], model_refs=["down"]), cat, None, policy=FAST)
     text, _ = grid_table(grid_frame(out.results))
-    assert text.loc[0, "down · P1"].startswith("❌ fail · error: AuthError")
+    assert text.loc[0, "down · P1"] == "✗ error: AuthError"
 
 
 def test_exports_carry_prompt_template_vars_and_test_columns():
