@@ -83,21 +83,26 @@ def _aggregates(agg: pd.DataFrame, names: list[str]) -> Markup:
 
 
 def _score_table(agg: pd.DataFrame, names: list[str]) -> Markup | None:
+    """One row per score, models across: mean [95% CI]; task-relevant scores first, in bold."""
     if not names:
         return None
     rows = []
-    for _, a in agg.iterrows():
+    for n in names:
         cells = []
-        for n in names:
+        for _, a in agg.iterrows():
             ci = f" [{_num(a[f'{n}_low'])}, {_num(a[f'{n}_high'])}]" if _num(a[f"{n}_low"]) != "–" else ""
             cells.append(f"{_num(a[n])}{ci}")
-        rows.append([a["model"], *cells])
-    legend = el("ul", [el("li", el("b", n), ": ", describe(n)) for n in names])
+        rows.append([el("b", n) if task_relevant(n) else n, *cells, describe(n)])
+    models = list(agg["model"])
     return frag(
         el("h3", "Scores: mean [95% CI]"),
-        table(["model", *names], rows, numeric=range(1, len(names) + 1)),
-        el("p", "Intervals are 95% percentile bootstraps over cells.", class_="note"),
-        el("details", el("summary", "What the scores mean"), legend, class_="note"),
+        table(["score", *models, "what it measures"], rows, numeric=range(1, len(models) + 1)),
+        el(
+            "p",
+            "Intervals are 95% percentile bootstraps over cells. In bold: the scores that say which answer is "
+            "better for this task.",
+            class_="note",
+        ),
     )
 
 
@@ -109,7 +114,8 @@ def _intervals(page: Page, agg: pd.DataFrame, graded: list[str]) -> Markup | Non
             by_range.setdefault((score_range(n) or (0, None))[1], []).append(n)
     if not by_range:
         return None
-    return el("div", [page.chart(figures.score_intervals(agg, group)) for group in by_range.values()], class_="charts")
+    charts = [page.chart(figures.score_intervals(agg, group, top)) for top, group in by_range.items()]
+    return el("div", charts, class_="charts")
 
 
 def _pairs(models: list[str]) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from bakeoff.report.scores import format_score
+from bakeoff.report.scores import format_score, score_range
 
 PALETTE = qualitative.Plotly + qualitative.D3
 MARGIN = {"l": 10, "r": 10, "t": 60, "b": 40}
@@ -159,10 +159,15 @@ def cost_quality(frame: pd.DataFrame, score: str) -> go.Figure:
         lo, hi = np.log10(cost.min()), np.log10(cost.max())
         pad = max(0.3, (hi - lo) * 0.15)
         xaxis.update(type="log", range=[lo - pad, hi + pad], exponentformat="e")
+    yaxis: dict = {"title": score}
+    bounds = score_range(score)
+    if bounds and all(map(math.isfinite, bounds)):  # the whole scale, with room for the labels above the points
+        lo, hi = bounds
+        yaxis["range"] = [lo - 0.05 * (hi - lo), hi + 0.15 * (hi - lo)]
     fig.update_layout(
         title=f"Cost vs {score} (up and left is better)",
         xaxis=xaxis,
-        yaxis_title=score,
+        yaxis=yaxis,
         height=420,
         margin=MARGIN,
         legend={"orientation": "h", "y": -0.25},
@@ -170,7 +175,7 @@ def cost_quality(frame: pd.DataFrame, score: str) -> go.Figure:
     return fig
 
 
-def score_intervals(agg: pd.DataFrame, names: list[str]) -> go.Figure:
+def score_intervals(agg: pd.DataFrame, names: list[str], top: float | None = None) -> go.Figure:
     """A batch's mean score per model with its 95% bootstrap interval, one group per score."""
     fig = go.Figure()
     palette = colors(list(agg["model"]))
@@ -191,7 +196,7 @@ def score_intervals(agg: pd.DataFrame, names: list[str]) -> go.Figure:
         )
     fig.update_layout(
         barmode="group",
-        title="Mean score per model with its 95% bootstrap interval",
+        title="Mean score per model, 95% bootstrap interval" + (f" (scale up to {top:g})" if top else ""),
         height=400,
         margin=MARGIN,
         legend={"orientation": "h", "y": -0.2},

@@ -131,23 +131,30 @@ def _figures_table(results: Sequence[Result]) -> Markup:
 
 
 def _scores_table(results: Sequence[Result], names: list[str], judge: dict[str, float]) -> Markup | None:
+    """One row per score (models across, as on the cards), with what it measures; task-relevant scores first."""
     if not names and not any(r.checks for r in results):
         return None
-    rows = []
-    for r in results:
-        scores = {**r.scores, **({JUDGE: judge[r.model_ref]} if r.model_ref in judge else {})}
-        ran = [c for c in r.checks if c.get("passed") is not None]
-        checks = f"{sum(c['passed'] for c in ran)}/{len(ran)}" if r.checks else "–"
-        rows.append([r.model_ref, *[format_score(n, scores.get(n)) for n in names], checks])
-    header = ["model", *names, "checks passed"]
-    return frag(el("h3", "Scores"), table(header, rows, numeric=range(1, len(header))), _legend(names))
-
-
-def _legend(names: list[str]) -> Markup | None:
-    if not names:
-        return None
-    items = [el("li", el("b", n), ": ", describe(n), " (ranks models)" if task_relevant(n) else None) for n in names]
-    return el("details", el("summary", "What the scores mean"), el("ul", items), class_="note")
+    scores = [{**r.scores, **({JUDGE: judge[r.model_ref]} if r.model_ref in judge else {})} for r in results]
+    rows = [
+        [el("b", n) if task_relevant(n) else n, *[format_score(n, s.get(n)) for s in scores], describe(n)]
+        for n in names
+    ]
+    if any(r.checks for r in results):
+        ran = [[c for c in r.checks if c.get("passed") is not None] for r in results]
+        passed = [
+            f"{sum(c['passed'] for c in cs)}/{len(cs)}" if r.checks else "–" for r, cs in zip(results, ran, strict=True)
+        ]
+        rows.append(["checks passed", *passed, "Your checks that passed, of those that could run"])
+    header = ["score", *[r.model_ref for r in results], "what it measures"]
+    return frag(
+        el("h3", "Scores"),
+        table(header, rows, numeric=range(1, len(results) + 1)),
+        el(
+            "p",
+            "In bold: the scores that say which answer is better for this task (they colour the charts).",
+            class_="note",
+        ),
+    )
 
 
 def _checks(run: Run, results: Sequence[Result]) -> Markup | None:

@@ -53,7 +53,7 @@ def describe(name: str) -> str:
     if info is None:
         return ""
     direction = {True: "higher is better", False: "lower is better", None: "a fact, not a grade"}[info.higher_is_better]
-    return f"{info.description}; {direction}"
+    return f"{info.description.rstrip('.')}; {direction}"
 
 
 def format_score(name: str, value: float | None) -> str:
