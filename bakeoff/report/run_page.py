@@ -71,7 +71,9 @@ def _frame(results: Sequence[Result], judge: dict[str, float]) -> pd.DataFrame:
                 **({JUDGE: judge.get(r.model_ref)} if judge else {}),
             }
         )
-    return pd.DataFrame(rows).astype({"queue_s": float, "ttft_s": float, "output_tokens_per_s": float})
+    columns = ["model", "queue_s", "ttft_s", "generation_s", "output_tokens_per_s", "cost_usd", "cost"]
+    frame = pd.DataFrame(rows).reindex(columns=list(dict.fromkeys([*columns, *(k for row in rows for k in row)])))
+    return frame.astype({c: float for c in columns[1:-1]})  # unknown is NaN, never 0
 
 
 def _input(run: Run) -> Markup:
@@ -213,7 +215,8 @@ def _judgments(judgments: Sequence[Judgment]) -> Markup | None:
         elif j.mode == "rubric":
             got = f"{j.score}/10"
         else:
-            got = f"{j.verdict}" + ("" if j.consistent else " (orders disagreed)")
+            winner = {"a": f"{j.model_a} better", "b": f"{j.model_b} better"}.get(j.verdict or "", j.verdict or "")
+            got = winner + ("" if j.consistent else " (the two orders disagreed)")
         rows.append([who, j.mode, got, el("div", j.rationale, class_="text") if j.rationale else "", j.judge_model])
     return frag(el("h2", "Judge verdicts"), table(["answer", "mode", "verdict", "rationale", "judge"], rows))
 

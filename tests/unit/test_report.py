@@ -64,7 +64,7 @@ def outside_scripts(page: str) -> str:
     return re.sub(r"<script>.*?</script>", "", page, flags=re.S)
 
 
-def assert_offline_and_inert(page: str, charts: int) -> None:
+def assert_offline_and_inert(page: str, charts: int) -> None:  # charts=0: no chart, so not even Plotly
     """Nothing points outside the file, and the only scripts are Plotly's and one per chart, all hashed in the CSP.
 
     URLs may appear as text (a model wrote them); no element, attribute or style may load or link one.
@@ -78,7 +78,7 @@ def assert_offline_and_inert(page: str, charts: int) -> None:
             assert "//" not in (value or ""), (tag, name, value)
     styles = re.findall(r"<style>(.*?)</style>", page, flags=re.S)
     assert len(styles) == 1 and not re.search(r"(?i)url\(|@import|//", styles[0])
-    assert len(tags.scripts) == 1 + charts
+    assert len(tags.scripts) == (1 + charts if charts else 0)
     csp = next(a["content"] for t, a in tags.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert "default-src 'none'" in csp
     for script in tags.scripts:
@@ -233,3 +233,21 @@ def test_cli_unknown_id_or_unwritable_file_exits_2(stored_run, store, tmp_path, 
     run, _ = stored_run
     assert cli.main(["--db", _db(store), "report", run.run_id, "--html", str(tmp_path / "no" / "x.html")]) == 2
     assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_a_run_or_batch_with_no_answer_yet_still_makes_a_report():
+    page = report.run_html(Run(prompt="p", model_refs=["a"], status="interrupted"), [])
+    assert "status interrupted" in page and "0 models" in page
+    assert_offline_and_inert(page, charts=0)
+    assert "script-src 'none'" in page.replace("&#x27;", "'")
+    batch = Batch(items=parse_items(CSV, "set.csv"), model_refs=["a", "b"])
+    page = report.batch_html(batch, [])
+    assert "No cell of this prompt has finished." in page and "0 cells" in page
+
+
+def test_a_pairwise_verdict_names_the_winner(stored_run):
+    run, results = stored_run
+    verdict = Judgment(run_id=run.run_id, judge_model="judge", mode="pairwise", criteria={}, model_a="alpha",
+                       model_b="beta", verdict="b", consistent=False)  # fmt: skip
+    text = outside_scripts(report.run_html(run, results, judgments=[verdict]))
+    assert "alpha vs beta" in text and "beta better (the two orders disagreed)" in text
