@@ -30,6 +30,7 @@ from bakeoff.judging import (
     parse_rate,
 )
 from bakeoff.records import Judgment
+from bakeoff.report import cli as report_cli
 from bakeoff.store import export
 from bakeoff.store.store import Store, open_for_cli
 from metrics.cost import format_usd
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     _judge_parser(sub)
     batch_cli.add_parser(sub)
     _export_parser(sub)
+    report_cli.add_parser(sub)
     _prices_parser(sub)
     return p
 
@@ -278,12 +280,17 @@ def _batch(args: argparse.Namespace, catalog: Catalog) -> int:
     return batch_cli.command(args, catalog, _store(args))
 
 
+def _report(args: argparse.Namespace, catalog: Catalog) -> int:
+    return report_cli.command(args, _store(args))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Catalog], int]] = {
     "models": _models,
     "run": _run,
     "judge": _judge,
     "batch": _batch,
     "export": _export,
+    "report": _report,
     "prices": _prices_import,
 }
 

@@ -19,6 +19,7 @@ from bakeoff.catalog.config import Catalog
 from bakeoff.catalog.estimate import CostEstimate, check_budget
 from bakeoff.jobs.live_batch import LiveBatches
 from bakeoff.records import Params, Result
+from bakeoff.report import batch_html
 from metrics.cost import format_usd
 from ui import state
 from ui.cards import safe_markdown
@@ -259,7 +260,8 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
     st.dataframe(frame.loc[frame["id"] == pick, cols], hide_index=True, key="batch_item_table")
 
     st.subheader("Export")
-    for col, fmt in zip(st.columns(len(EXPORT_FORMATS)), EXPORT_FORMATS, strict=True):
+    cols = st.columns(len(EXPORT_FORMATS) + 1)
+    for col, fmt in zip(cols, EXPORT_FORMATS, strict=False):
         col.download_button(
             f"{fmt.upper()}",
             export_bytes(frame, fmt),
@@ -268,6 +270,15 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
             key=f"batch_export_{fmt}",
             icon=":material/download:",
         )
+    cols[-1].download_button(
+        "Download report (HTML)",
+        lambda: batch_html(batch, results).encode("utf-8", "replace"),
+        file_name=f"batch-{batch.batch_id}.html",
+        mime="text/html",
+        key="batch_report",
+        icon=":material/description:",
+        help="One self-contained file to share: aggregates with CIs, paired comparisons, every answer; opens offline.",
+    )
 
 
 def _render_paired(results: list[Result]) -> None:
