@@ -145,6 +145,10 @@ def md_text(text: str, limit: int = 300) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _mark(ok: bool) -> str:
     return "✅" if ok else "❌"
 
@@ -159,7 +163,7 @@ def _model_section(gate: ModelGate) -> list[str]:
         lines.append("")
     counts = gate.counts()
     lines.append(
-        f"Cells (test × prompt): {len(gate.cells)} · {counts['passed']} passed · {counts['failed']} failed checks"
+        f"Cells (test × prompt): {len(gate.cells)} · {counts['passed']} passed · {counts['failed']} failed a check"
         f" · {counts['error']} call errors · {counts['not run']} not run"
     )
     prompts = sorted({c.info.prompt_index for c in gate.cells})
@@ -184,8 +188,8 @@ def summary_markdown(result: GateResult) -> str:
     lines = [
         f"## {_mark(result.passed)} Bakeoff gate {verdict}: {md_text(result.suite)}",
         "",
-        f"Batch `{result.batch_id}` · {len(result.models)} models · {result.repeats} "
-        f"{'repeat' if result.repeats == 1 else 'repeats'} per cell",
+        f"Batch `{result.batch_id}` · {_count(len(result.models), 'model')} · {_count(result.repeats, 'repeat')} "
+        "per cell",
         "",
     ]
     if not result.complete:

@@ -277,7 +277,7 @@ def test_the_summary_has_a_threshold_table_per_model_and_the_grid_counts():
     assert "| pass_rate | 50.0% (2/4 cells passed) | ≥ 0.9 | ❌ |" in md
     assert "| cost_usd | $0.04 | ≤ 1 | ✅ |" in md
     assert "| pass_rate | 100.0% (4/4 cells passed) | ≥ 0.9 | ✅ |" in md
-    assert "Cells (test × prompt): 4 · 2 passed · 1 failed checks · 1 call errors · 0 not run" in md
+    assert "Cells (test × prompt): 4 · 2 passed · 1 failed a check · 1 call errors · 0 not run" in md
     assert "| 1 | 1/2 | 0 | 1 | 0 |\n| 2 | 1/2 | 1 | 0 | 0 |" in md  # per prompt: passed, failed, errors, not run
     assert "- test 2 (South &lt;America&gt; &amp; co) · prompt 1: error: RateLimited: slow down" in md
     assert "<America>" not in md
