@@ -4,12 +4,18 @@ markdown written from the verdict, on hand-made results (no batch, no provider).
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shlex
 import xml.etree.ElementTree as ET
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import yaml
 
+from bakeoff import cli
 from bakeoff.batch.gate import GateInputError, Threshold, evaluate, known_metrics, parse_threshold
+from bakeoff.batch.gate_cli import thresholds_from_args
 from bakeoff.batch.gate_report import junit_xml, md_text, summary_markdown, xml_text
 from bakeoff.batch.input import parse_items
 from bakeoff.records import ErrorInfo, Result
@@ -294,3 +300,26 @@ def test_the_summary_says_when_a_value_is_missing_and_when_the_batch_stopped():
 def test_markdown_text_escapes_html_and_table_syntax_on_one_line():
     assert md_text("a|b\n<script>*x*</script>") == "a\\|b &lt;script&gt;\\*x\\*&lt;/script&gt;"
     assert md_text("y" * 400, limit=10) == "y" * 9 + "…"
+
+
+# ---- the documented commands ----------------------------------------------------------------------------
+
+
+def _documented_gate_commands() -> list[str]:
+    root = Path(__file__).resolve().parents[2]
+    workflow = yaml.safe_load((root / "docs" / "github-actions-gate.yml").read_text())
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    doc = (root / "docs" / "ci-gate.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", doc, flags=re.S)
+    return [cmd for cmd in [*runs, *(b.replace("\\\n", " ") for b in blocks)] if "bakeoff gate" in cmd]
+
+
+def test_the_documented_gate_commands_parse_with_known_metrics_and_flags():
+    commands = _documented_gate_commands()
+    assert len(commands) >= 4  # two workflow jobs, two examples in the doc
+    for command in commands:
+        argv = shlex.split(command.split("-m bakeoff", 1)[1])
+        args = cli._parser().parse_args(argv)
+        assert args.command == "gate" and args.model and args.file == "examples/capitals.yaml"
+        assert thresholds_from_args(args)  # every metric known, every limit a number
+        assert (Path(__file__).resolve().parents[2] / args.file).is_file()
