@@ -1,4 +1,5 @@
-"""Batch: a prompt set × several models × repeats, at each provider's rate limit; aggregates with CIs."""
+"""Batch: a prompt set (or a test suite) × several models × repeats, at each provider's rate limit; aggregates with
+CIs, and for a suite a pass/fail grid and prompt variants compared."""
 
 import streamlit as st
 
@@ -127,6 +128,7 @@ elif batch_id or past:
         render_results(batch, batch_results(store, batch.batch_id), cached)
 else:
     st.info(
-        "Upload or paste a prompt set (`prompt` column, optional `system`, `reference`, `id`), pick models in "
-        "the sidebar and press **Start**. Each cell is saved as it lands: stop any time and resume later."
+        "Upload or paste a prompt set (`prompt` column, optional `system`, `reference`, `id`) or a YAML test suite "
+        "(`prompts` with `{{variables}}`, `tests` with `vars` and `assert` checks), pick models in the sidebar and "
+        "press **Start**. Each cell is saved as it lands: stop any time and resume later."
     )

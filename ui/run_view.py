@@ -9,12 +9,13 @@ import streamlit as st
 
 from bakeoff.catalog.config import Catalog
 from bakeoff.records import Judgment, Result, Run
+from bakeoff.report import run_html
 from bakeoff.runner.conversation import EarlierTurn
 from bakeoff.runner.engine import unsaved_message
 from bakeoff.store import export
 from bakeoff.store.store import Store
 from metrics.latency import HELP
-from ui import charts, votes
+from ui import charts, state, votes
 from ui.cards import render_cards
 from ui.diff_view import render_diff
 from ui.focus_view import render_focus
@@ -133,7 +134,7 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
     elif len(frame):
         st.caption("No answer has a price, so there is no cost chart (unpriced is unknown, never $0).")
     _quality_charts(frame, key)
-    a, b, _ = st.columns([1, 1, 4])
+    a, b, c, _ = st.columns([1, 1, 1.6, 2.4])
     a.download_button(
         "Download CSV",
         export.to_csv([(run, list(results))]),
@@ -148,6 +149,20 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
         file_name=f"bakeoff-{run.run_id}.jsonl",
         mime="application/jsonl",
         key=f"{key}_jsonl",
+    )
+    store = state.store()
+
+    def report() -> bytes:  # built on click: it inlines Plotly (about 5 MB)
+        return run_html(run, results, judgments=judgments, votes=store.votes_for(run.run_id)).encode("utf-8", "replace")
+
+    c.download_button(
+        "Download report (HTML)",
+        report,
+        file_name=f"bakeoff-{run.run_id}.html",
+        mime="text/html",
+        key=f"{key}_report",
+        icon=":material/description:",
+        help="One self-contained file to share: answers side by side, figures and charts; opens offline.",
     )
 
 

@@ -1,6 +1,8 @@
-"""`python -m bakeoff batch FILE --model ID ...`: a prompt set against several models, headless.
+"""`python -m bakeoff batch FILE --model ID ...`: a prompt set, or a test suite, against several models, headless.
 
-Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
+A suite (YAML with prompts, tests, vars and checks; bakeoff/batch/suite.py) runs prompts × tests × models
+× repeats and adds pass rates per model and prompt; a missing variable or a bad check exits 2 before any
+call. Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
 to stdout; --out writes one row per prompt × model × repeat (.csv, .jsonl or .parquet). Ctrl-C stops
 gracefully: no new calls, the ones in flight finish and are saved with their cost (so a resume does not
 send them again), and the resume command is printed. A second Ctrl-C aborts the calls in flight, keeping
@@ -27,6 +29,7 @@ from bakeoff.batch.input import BatchInputError, load_items
 from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
 from bakeoff.batch.runner import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
 from bakeoff.batch.store import batch_results, get_batch
+from bakeoff.batch.suite import SuiteInfo
 from bakeoff.catalog.config import Catalog
 from bakeoff.interrupts import steps_on_sigint
 from bakeoff.records import Params
@@ -62,11 +65,13 @@ def _usd(text: str) -> Decimal:
 def add_parser(sub: Any) -> None:
     b = sub.add_parser(
         "batch",
-        help="run a prompt file (CSV/JSONL/YAML) against several models: aggregates, resume, budget cap",
+        help="run a prompt file (CSV/JSONL/YAML) or a test suite against several models: aggregates, resume, budget",
         description="Every prompt × model × repeat, within each provider's rate limits (models.yaml rate_limit). "
-        "Columns: prompt, optional system, reference, id; others are kept as metadata.",
+        "Columns: prompt, optional system, reference, id; others are kept as metadata. A YAML suite (prompts: "
+        "templates with {{variables}}; tests: vars, reference, assert; optional system, description, defaultTest) "
+        "runs every prompt for every test and reports pass/fail per test.",
     )
-    b.add_argument("file", nargs="?", help="prompt file: .csv, .jsonl or .yaml (not needed with --resume)")
+    b.add_argument("file", nargs="?", help="prompt file (.csv, .jsonl, .yaml) or suite (.yaml); not with --resume")
     b.add_argument("--model", action="append", metavar="ID", help="models.yaml id or provider/model (repeatable)")
     b.add_argument("--repeats", type=int, default=1, help="times each prompt is sent to each model")
     b.add_argument("--concurrency", type=int, default=8, help="calls in flight at once, over all models")
@@ -175,6 +180,22 @@ class _Ticker:
         self.stream.flush()
 
 
+def _suite_shape(batch: Batch) -> tuple[int, int] | None:
+    """(prompts, tests) of a suite batch; None for a plain prompt file."""
+    infos = [i for item in batch.items if (i := SuiteInfo.from_metadata(item.metadata)) is not None]
+    return (len({i.prompt_index for i in infos}), len({i.test for i in infos})) if infos else None
+
+
+def _pass_lines(outcome: BatchOutcome) -> list[str]:
+    """A suite's pass rate per model and prompt, e.g. "alpha · prompt 2: 2/3 tests passed (67%)"."""
+    per = aggregate_frame(outcome.results, outcome.batch.model_refs, by_prompt=True)
+    return [
+        f"{row['model']} · prompt {row['prompt']}: {row['passed']}/{row['judged']} passed"
+        + (f" ({row['pass_rate']:.0%})" if row["judged"] else "")
+        for _, row in per.iterrows()
+    ]
+
+
 def _table(outcome: BatchOutcome) -> str:
     agg = aggregate_frame(outcome.results, outcome.batch.model_refs)
     lines = []
@@ -191,7 +212,14 @@ def _table(outcome: BatchOutcome) -> str:
             f"· {f(row['tok_s_mean'], ' tok/s', 1)} · cost {cost}"
             + (f" ({row['unpriced']} unpriced)" if row["unpriced"] else "")
         )
+    if _suite_shape(outcome.batch) is not None:
+        lines += _pass_lines(outcome)
     return "\n".join(lines)
+
+
+def _by_prompt(outcome: BatchOutcome) -> list[dict[str, Any]]:
+    per = aggregate_frame(outcome.results, outcome.batch.model_refs, by_prompt=True)
+    return json.loads(per.to_json(orient="records", force_ascii=False))
 
 
 def _stop_steps(stop: threading.Event, cancel: threading.Event) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -226,8 +254,10 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cells = len(batch.items) * len(batch.model_refs) * batch.repeats
+    shape = _suite_shape(batch)
+    inputs = f"{shape[0]} prompts × {shape[1]} tests" if shape else f"{len(batch.items)} prompts"
     print(
-        f"batch {batch.batch_id}: {len(batch.items)} prompts × {len(batch.model_refs)} models × {batch.repeats} "
+        f"batch {batch.batch_id}: {inputs} × {len(batch.model_refs)} models × {batch.repeats} "
         f"= {cells} cells{f' ({len(done)} already done)' if done else ''}; estimate {est.summary()}"
         + (f"; cap ${batch.budget_usd}" if batch.budget_usd is not None else ""),
         file=sys.stderr,
@@ -255,6 +285,7 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
             "cost_usd": str(outcome.progress.cost_usd) if outcome.progress else None,
             "estimate_usd": str(est.total_usd) if est.total_usd is not None else None,
             "aggregates": json.loads(agg.to_json(orient="records")),
+            **({"by_prompt": _by_prompt(outcome)} if shape else {}),
             "results": json.loads(frame.to_json(orient="records", force_ascii=False)),
         }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
