@@ -165,7 +165,7 @@ def _verdict(pc: dict) -> str:
         return "too few prompts"
     if low > 0 or high < 0:
         a_better = (low > 0) == pc["higher_is_better"]
-        return f"{pc['model_a'] if a_better else pc['model_b']} better"
+        return f"{pc['a'] if a_better else pc['b']} better"
     return "no clear difference"
 
 
