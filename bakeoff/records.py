@@ -295,3 +295,23 @@ class Judgment:
     position: int = 0  # order within the batch (the run's answer order)
     judgment_id: str = field(default_factory=new_id)
     created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started
+
+
+@dataclass
+class Ranking:
+    """A person's order of one run's answers, best first, no ties (metrics.plackett_luce says why)."""
+
+    run_id: str
+    models: list[str]  # model_refs, best first
+    results: list[str] = field(default_factory=list)  # their result_ids, in the same order
+    blind: bool = False  # the names were hidden when it was saved
+    ranking_id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        if len(self.models) < 2:
+            raise ValueError(f"a ranking needs at least two models, got {self.models!r}")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"a ranking names each model once, got {self.models!r}")
+        if self.results and len(self.results) != len(self.models):
+            raise ValueError("a ranking's result ids must match its models one to one")

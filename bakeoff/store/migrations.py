@@ -12,6 +12,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bakeoff.store import schema
 from bakeoff.store.engine import lock_for_migration
 from bakeoff.store.schema import batches, judgments, migrations_table, results, runs, votes
 from bakeoff.store.unusable import NewerSchema
@@ -63,12 +64,19 @@ def _migration_5(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _migration_rankings(conn: Connection) -> None:
+    """Rankings: a person's whole order of a run's answers (rankings_repo.py). Named, not numbered, so
+    its number in MIGRATIONS is the one place to change."""
+    schema.rankings.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _migration_1),
     (2, _migration_2),
     (3, _migration_3),
     (4, _migration_4),
     (5, _migration_5),
+    (6, _migration_rankings),
 ]
 
 

@@ -131,3 +131,14 @@ judgments = sa.Table(
     sa.Column("latency_s", sa.Float),
     sa.Column("calls", sa.Text),  # JSON list, one entry per judge call
 )
+
+rankings = sa.Table(  # one row per run a person ranked (rankings_repo.py; migrations._migration_rankings)
+    "rankings",
+    metadata,
+    sa.Column("ranking_id", sa.String(32), primary_key=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), index=True),
+    sa.Column("models", sa.Text, nullable=False),  # JSON list of model_refs, best first
+    sa.Column("results", sa.Text, nullable=False),  # JSON list of their result_ids, same order
+    sa.Column("blind", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)

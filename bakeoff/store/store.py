@@ -2,8 +2,8 @@
 
 Opening a Store migrates the database (migrations.py) and marks runs whose process died as interrupted,
 or raises StoreUnusable saying why it cannot (unusable.py). Each method then hands its work to the
-repository for those rows (runs_repo.py, verdicts_repo.py; batches: bakeoff/batch/store.py). Tables
-are in schema.py.
+repository for those rows (runs_repo.py, verdicts_repo.py, rankings_repo.py; batches: bakeoff/batch/store.py).
+Tables are in schema.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bakeoff.records import Judgment, Result, Run, Vote
-from bakeoff.store import migrations, runs_repo, unusable, verdicts_repo
+from bakeoff.records import Judgment, Ranking, Result, Run, Vote
+from bakeoff.store import migrations, rankings_repo, runs_repo, unusable, verdicts_repo
 from bakeoff.store.engine import create_engine, display_url, wait_out_lock
 from bakeoff.store.unusable import StoreUnusable
 
@@ -127,3 +127,14 @@ class Store:
 
     def list_judgments(self, *, mode: str | None = None, judge_model: str | None = None) -> list[Judgment]:
         return verdicts_repo.list_judgments(self.engine, mode=mode, judge_model=judge_model)
+
+    # ---- rankings ----
+
+    def save_ranking(self, ranking: Ranking) -> None:
+        rankings_repo.save_ranking(self.engine, ranking)
+
+    def ranking_for(self, run_id: str) -> Ranking | None:
+        return rankings_repo.ranking_for(self.engine, run_id)
+
+    def list_rankings(self, *, blind_only: bool = False) -> list[Ranking]:
+        return rankings_repo.list_rankings(self.engine, blind_only=blind_only)
