@@ -184,25 +184,36 @@ def confidence_sequence(
     return (low[0], high[0]) if d.ndim == 1 else (low, high)
 
 
-def stopping_times(diffs: np.ndarray, alpha: float = 0.05) -> np.ndarray:
-    """For each row of differences (R, T), the 1-based item count at which the CS first excludes 0; inf if never.
+@dataclass(frozen=True)
+class Stops:
+    """When each simulated run's CS first excluded 0 (1-based item count; inf if never), and on which side."""
+
+    at: np.ndarray
+    sign: np.ndarray  # +1: the CS lies above 0 (A ahead), −1: below, 0: never decided
+
+
+def stopping_times(diffs: np.ndarray, alpha: float = 0.05) -> Stops:
+    """For each row of differences (R, T), when and on which side the CS first excludes 0.
 
     Only the capital at 0 is needed, so this is cheap enough for thousands of simulated runs.
 
-    >>> stopping_times(np.array([[1.0] * 30, [0.0] * 30, [-1.0] * 30])).tolist()
-    [17.0, inf, 17.0]
+    >>> s = stopping_times(np.array([[1.0] * 30, [0.0] * 30, [-1.0] * 30]))
+    >>> s.at.tolist(), s.sign.tolist()
+    ([17.0, inf, 17.0], [1, 0, -1])
     """
     _check_alpha(alpha)
     rows = np.atleast_2d(np.asarray(diffs, dtype=float))
     bets = _Bets(np.array([0.5]), rows.shape[0], alpha)
     x = _as_x(rows)
-    out = np.full(rows.shape[0], np.inf)
+    at = np.full(rows.shape[0], np.inf)
+    sign = np.zeros(rows.shape[0], dtype=int)
     threshold = math.log(1 / alpha)
     for t in range(rows.shape[1]):
         bets.step(x[:, t])
-        hit = (bets.log_capital()[:, 0] >= threshold) & np.isinf(out)
-        out[hit] = t + 1
-    return out
+        hit = (bets.log_capital()[:, 0] >= threshold) & np.isinf(at)
+        at[hit] = t + 1
+        sign[hit] = np.where(bets.log_plus[hit, 0] >= bets.log_minus[hit, 0], 1, -1)  # K⁺ bets on a mean above 0
+    return Stops(at, sign)
 
 
 # ---- planning ---------------------------------------------------------------------------------------------
@@ -278,6 +289,6 @@ def simulate_adaptive(
     values = np.asarray(pilot, dtype=float)
     p = tilt(values, delta)
     draws = np.random.default_rng(seed).choice(values, size=(runs, cap), p=p)
-    stop = stopping_times(draws, alpha)
+    stop = stopping_times(draws, alpha).at
     used = np.minimum(stop, cap)
     return Simulated(float(used.mean()), float(np.median(used)), float(np.isfinite(stop).mean()), runs)

@@ -95,13 +95,16 @@ def test_the_three_forms_decide_at_the_same_item(diffs):
     low, high = confidence_sequence(diffs)
     assert incremental == list(zip(low.tolist(), high.tolist(), strict=True))
     first = next((t + 1 for t, (lo, hi) in enumerate(incremental) if not lo < 0 < hi), math.inf)
-    assert stopping_times(np.array([diffs]))[0] == first
+    stops = stopping_times(np.array([diffs]))
+    assert stops.at[0] == first
+    assert stops.sign[0] == (0 if first == math.inf else 1 if incremental[-1][0] >= 0 else -1)
     assert cs.excludes(0) == (first <= len(diffs))
 
 
 def test_a_clear_winner_is_decided_early_and_the_sign_says_which():
-    assert stopping_times(np.array([[1.0] * 40, [-1.0] * 40]), alpha=0.05).tolist() == [17.0, 17.0]
-    stricter = stopping_times(np.array([[1.0] * 40]), alpha=0.01)[0]
+    stops = stopping_times(np.array([[1.0] * 40, [-1.0] * 40]), alpha=0.05)
+    assert stops.at.tolist() == [17.0, 17.0] and stops.sign.tolist() == [1, -1]
+    stricter = stopping_times(np.array([[1.0] * 40]), alpha=0.01).at[0]
     assert stricter > 17
     cs = BettingCS()
     for _ in range(20):
