@@ -48,7 +48,7 @@ def z_power(diffs: np.ndarray, alpha: float) -> np.ndarray:
     var = (np.cumsum(diffs**2, axis=1) - n * mean**2) / np.maximum(n - 1, 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, mean / np.sqrt(var / n), np.sign(mean) * np.inf)
-    z[:, :MIN_FIXED_N - 1] = 0  # below that, the normal approximation does not hold (3 passes of 3 would "reject")
+    z[:, : MIN_FIXED_N - 1] = 0  # below that, the normal approximation does not hold (3 passes of 3 would "reject")
     return np.mean(z > NormalDist().inv_cdf(1 - alpha / 2), axis=0)
 
 

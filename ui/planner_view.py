@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from bakeoff.batch.adaptive import Metric, Pairing, differences, metric_for
+from bakeoff.batch.adaptive import DECIDED, Metric, Pairing, differences, metric_for
 from bakeoff.batch.cells import BatchRefused
 from bakeoff.batch.results import PASS, Arm, comparable_metrics
 from bakeoff.batch.store import Batch
@@ -69,6 +69,11 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
         f"Pilot: **{pilot.size}** items both answered; {a} − {b} = **{observed * span:+.3g}** on {name}, "
         f"standard deviation {sd * span:.3g} per item."
     )
+    if batch.status == DECIDED:
+        st.caption(
+            "This batch stopped as soon as its difference looked clear, so that difference runs large: "
+            "plan for a smaller one."
+        )
     if sd == 0:
         st.caption("Every item differed by the same amount: the pilot shows no spread, so it cannot size a test.")
         return
@@ -83,9 +88,7 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
         help="The smallest difference worth knowing about; starts at the pilot's.",
     )
     available = int(
-        n_col.number_input(
-            "Items available", min_value=10, max_value=10_000, value=500, step=50, key="plan_available"
-        )
+        n_col.number_input("Items available", min_value=10, max_value=10_000, value=500, step=50, key="plan_available")
     )
     if delta <= 0:
         st.caption("Enter a difference above 0.")

@@ -22,9 +22,7 @@ MODELS = {
     }
 }
 # 20 items, alpha right on all, beta on the 10 even ones: differences 1 × 10 and 0 × 10, sd = √(20/19 · 1/4)
-CSV = "id,prompt,reference\n" + "".join(
-    f"q{i},Item {i} is {'even' if i % 2 == 0 else 'odd'},yes\n" for i in range(20)
-)
+CSV = "id,prompt,reference\n" + "".join(f"q{i},Item {i} is {'even' if i % 2 == 0 else 'odd'},yes\n" for i in range(20))
 
 
 @pytest.fixture
