@@ -92,7 +92,7 @@ def add_parser(sub: Any) -> None:
         "--until-decided",
         action="store_true",
         help="two models (or one model on a suite's two prompts): items in random order (--seed), stop as soon as "
-        "an anytime-valid confidence sequence on --metric excludes no difference",
+        "an anytime-valid confidence sequence on --metric rules out a tie",
     )
     b.add_argument("--metric", help="with --until-decided: pass (a suite's verdict, its default) or a bounded score")
     b.add_argument("--alpha", type=float, default=0.05, help="with --until-decided: the decision's error rate")

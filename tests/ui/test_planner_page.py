@@ -48,6 +48,7 @@ def test_a_pilot_sizes_a_fixed_test_and_simulates_the_adaptive_run(page):
     shown = text(page)
     assert "Pilot: **20** items both answered; alpha − beta = **+0.5** on exact_match" in shown
     assert "standard deviation 0.513 per item" in shown
+    assert not any("runs large" in c.value for c in page.caption)  # a batch that ran in full
     # ((1.95996 + 0.84162) · 0.51299 / 0.5)² = 8.26 → 9 items
     assert "a paired test needs **9 items** (18 calls) to detect 0.5 at α = 0.05 with power 0.8" in shown
     adaptive = re.search(r"about \*\*(\d+) items\*\* on average .* in \*\*(\d+)%\*\* of 300 simulated runs", shown)
@@ -66,3 +67,13 @@ def test_a_pilot_sizes_a_fixed_test_and_simulates_the_adaptive_run(page):
     assert "at α = 0.01" in text(at)
     at = at.selectbox(key="plan_b").set_value("alpha").run()
     assert any("Pick two different models" in c.value for c in at.caption)
+
+
+def test_a_pilot_that_stopped_once_decided_warns_its_difference_runs_large(page):
+    from bakeoff.batch.store import list_batches, set_batch_status
+    from ui import state
+
+    (pilot,) = list_batches(state.store())
+    set_batch_status(state.store(), pilot["batch_id"], "decided", "decided: alpha is better on exact_match")
+    at = page.run()
+    assert any("so that difference runs large" in c.value for c in at.caption)
