@@ -17,6 +17,7 @@ from ui.batch_view import (
 )
 from ui.estimate_view import md_dollars
 from ui.local_compute import effective_catalog
+from ui.planner_view import render_planner
 
 cat = effective_catalog(state.catalog())
 store = state.store()
@@ -125,7 +126,9 @@ elif batch_id or past:
         if batch.note:
             st.caption(md_dollars(batch.note))
         cached = live.outcome.cached if live is not None and live.outcome is not None and shown == batch_id else set()
-        render_results(batch, batch_results(store, batch.batch_id), cached)
+        results = batch_results(store, batch.batch_id)
+        render_results(batch, results, cached)
+        render_planner(batch, results)
 else:
     st.info(
         "Upload or paste a prompt set (`prompt` column, optional `system`, `reference`, `id`) or a YAML test suite "

@@ -6,8 +6,10 @@ call. Progress (cells, running cost, ETA) goes to stderr; the per-model table, o
 to stdout; --out writes one row per prompt × model × repeat (.csv, .jsonl or .parquet). Ctrl-C stops
 gracefully: no new calls, the ones in flight finish and are saved with their cost (so a resume does not
 send them again), and the resume command is printed. A second Ctrl-C aborts the calls in flight, keeping
-what they streamed as cancelled results; a third quits at once.
-Exit codes: 0 every cell answered, 1 some failed or the batch stopped early, 2 it could not start.
+what they streamed as cancelled results; a third quits at once. --until-decided (bakeoff/batch/adaptive.py) runs
+two models' items in random order and stops once an anytime-valid confidence sequence separates them.
+Exit codes: 0 every cell answered (with --until-decided: decided), 1 some failed or the batch stopped early
+(or not decided), 2 it could not start.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakeoff.batch import adaptive
 from bakeoff.batch.input import BatchInputError, load_items
 from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
 from bakeoff.batch.runner import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
@@ -85,6 +88,15 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--seed", type=int)
     b.add_argument("--timeout", type=float, default=120.0, help="seconds per call after the request is sent")
     b.add_argument("--json", action="store_true", help="print one JSON object: batch id, aggregates, every cell")
+    b.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="two models (or one model on a suite's two prompts): items in random order (--seed), stop as soon as "
+        "an anytime-valid confidence sequence on --metric rules out a tie",
+    )
+    b.add_argument("--metric", help="with --until-decided: pass (a suite's verdict, its default) or a bounded score")
+    b.add_argument("--alpha", type=float, default=0.05, help="with --until-decided: the decision's error rate")
+    b.add_argument("--max-items", type=int, metavar="N", help="with --until-decided: a random sample of N items")
 
 
 def _out_format(path: str) -> str:
@@ -244,10 +256,28 @@ def _stop_steps(stop: threading.Event, cancel: threading.Event) -> tuple[Callabl
     return first, second
 
 
+def _referee(args: argparse.Namespace, batch: Batch, stop: threading.Event) -> adaptive.Referee | None:
+    if not args.until_decided:
+        if args.metric is not None or args.max_items is not None:
+            raise BatchRefused("--metric and --max-items go with --until-decided.")
+        return None
+    return adaptive.prepare(
+        batch,
+        stop,
+        metric=args.metric,
+        alpha=args.alpha,
+        max_items=args.max_items,
+        seed=args.seed,
+        resumed=bool(args.resume),
+    )
+
+
 def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
+    stop, cancel = threading.Event(), threading.Event()
     try:
         fmt = _out_format(args.out) if args.out else None
         batch = _build(args, store)
+        referee = _referee(args, batch, stop)
         done = {r.cell_key for r in batch_results(store, batch.batch_id) if r.status == "ok"} if args.resume else set()
         est = estimate_batch(batch, catalog, skip=done)
     except (BatchRefused, BatchInputError) as exc:
@@ -262,17 +292,23 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         + (f"; cap ${batch.budget_usd}" if batch.budget_usd is not None else ""),
         file=sys.stderr,
     )
-    stop, cancel = threading.Event(), threading.Event()
+    if referee is not None:
+        print(referee.plan(), file=sys.stderr)
+    on_result = referee.on_result if referee is not None else None
     try:
         with steps_on_sigint(*_stop_steps(stop, cancel)):
-            outcome = asyncio.run(run_batch(batch, catalog, store, stop=stop, cancel=cancel, on_progress=_Ticker()))
+            outcome = asyncio.run(
+                run_batch(batch, catalog, store, stop=stop, cancel=cancel, on_progress=_Ticker(), on_result=on_result)
+            )
     except BatchRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    decision = referee.finish(outcome, store) if referee is not None else None
     if outcome.note:
         print(outcome.note, file=sys.stderr)
-    if outcome.status != "done" or any(r.status != "ok" for r in outcome.results):
-        print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}", file=sys.stderr)
+    if outcome.status not in ("done", adaptive.DECIDED) or any(r.status != "ok" for r in outcome.results):
+        flags = referee.resume_flags() if referee is not None else ""
+        print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}{flags}", file=sys.stderr)
     frame = cells_frame(batch.items, outcome.results, outcome.cached)
     if fmt is not None:
         _write_out(args.out, fmt, frame, batch.batch_id)
@@ -286,11 +322,16 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
             "estimate_usd": str(est.total_usd) if est.total_usd is not None else None,
             "aggregates": json.loads(agg.to_json(orient="records")),
             **({"by_prompt": _by_prompt(outcome)} if shape else {}),
+            **({"adaptive": decision.to_json()} if decision is not None else {}),
             "results": json.loads(frame.to_json(orient="records", force_ascii=False)),
         }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         print(f"batch {batch.batch_id} [{outcome.status}]")
         print(_table(outcome))
+        if decision is not None:
+            print(decision.line())
+    if decision is not None:
+        return 0 if decision.decided else 1
     complete = outcome.status == "done" and all(r.status == "ok" for r in outcome.results)
     return 0 if complete else 1
