@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from bakeoff.records import Judgment, Result
+from bakeoff.records import Result
+from bakeoff.report.scores import format_score as shared_format_score
+from bakeoff.report.scores import judge_means
 from bakeoff.runner.scoring import score_info
 from metrics.cost import format_usd
 from metrics.judge import SCORE_MAX, SCORE_MIN
@@ -63,20 +65,7 @@ def _num(x: float) -> str:
 
 def format_score(name: str, value: float | None) -> str:
     """Compact display: yes/no for flags, percentages for shares, whole numbers for counts."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if name == JUDGE_SCORE:
-        return f"{value:.1f}/10"
-    info = score_info(name)
-    if info is not None and info.value == "bool":
-        return "yes" if value else "no"
-    if name == "assertions_passed":
-        return f"{value:.0%}"
-    if name in ("words", "characters"):
-        return f"{value:.0f}"
-    if info is not None and info.range[1] > 1:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+    return shared_format_score(name, value, places=2)
 
 
 def score_names(results: Sequence[Result], extra: Sequence[str] = ()) -> list[str]:
@@ -86,17 +75,7 @@ def score_names(results: Sequence[Result], extra: Sequence[str] = ()) -> list[st
     return known + sorted(present - set(known))
 
 
-def judge_scores(judgments: Sequence[Judgment]) -> dict[str, float]:
-    """model_ref -> mean rubric score of the most recent rubric judging (grader errors left out)."""
-    rubric = [j for j in judgments if j.mode == "rubric"]
-    if not rubric:
-        return {}
-    batch = rubric[-1].batch_id
-    scores: dict[str, list[int]] = {}
-    for j in rubric:
-        if j.batch_id == batch and not j.grader_error and j.score is not None:
-            scores.setdefault(j.model_a, []).append(j.score)
-    return {m: sum(v) / len(v) for m, v in scores.items()}
+judge_scores = judge_means  # model_ref -> mean rubric score of the most recent rubric judging
 
 
 def comparison_frame(results: Sequence[Result], judge: Mapping[str, float] | None = None) -> pd.DataFrame:

@@ -56,8 +56,8 @@ def describe(name: str) -> str:
     return f"{info.description.rstrip('.')}; {direction}"
 
 
-def format_score(name: str, value: float | None) -> str:
-    """yes/no for flags, a percentage for the share of checks, whole numbers for counts.
+def format_score(name: str, value: float | None, places: int = 3) -> str:
+    """yes/no for flags, a percentage for the share of checks, whole numbers for counts (the dashboard's too).
 
     >>> format_score("is_json", 1.0), format_score("assertions_passed", 0.5), format_score("token_f1", None)
     ('yes', '50%', '–')
@@ -75,7 +75,7 @@ def format_score(name: str, value: float | None) -> str:
         return f"{value:.0f}"
     if info is not None and info.range[1] > 1:
         return f"{value:.1f}"
-    return f"{value:.3f}"
+    return f"{value:.{places}f}"
 
 
 def score_names(results: Sequence[Result], extra: Sequence[str] = ()) -> list[str]:
