@@ -42,8 +42,10 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    fingerprint,
     key_instruction,
     missing_key,
+    pool_limits,
     preload,
     ssl_context,
     warm_stainless,
@@ -115,7 +117,10 @@ class AnthropicProvider:
         def build() -> tuple[AsyncAnthropic, Closer]:
             # No redirects: a 307 to another host would carry the key and the prompt there.
             http = anthropic.DefaultAsyncHttpxClient(
-                verify=ssl_context(), follow_redirects=False, event_hooks=wire_clock.event_hooks()
+                verify=ssl_context(),
+                follow_redirects=False,
+                event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx2),
             )
             client = AsyncAnthropic(
                 api_key=key,
@@ -130,7 +135,13 @@ class AnthropicProvider:
             _warm_event_parser()
             return client, client.close
 
-        return await self._clients.get((base_url, key, token), build)
+        return await self._clients.get((base_url, fingerprint(key, token)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        key, token, _ = self._credentials(spec)
+        if key or token:
+            await self._client(_base_url(spec), key, token)
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
@@ -159,7 +170,7 @@ class AnthropicProvider:
         key, token, var = self._credentials(spec)
         if key is None and token is None:
             raise ConfigError(f"No API key for {spec.id}: {key_instruction(var)}")
-        base_url = (spec.base_url or env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        base_url = _base_url(spec)
         messages = (await self._client(base_url, key, token)).messages
         params = self._params(spec, req)
         secrets = [key, token]
@@ -207,6 +218,10 @@ class AnthropicProvider:
         if not _takes_sampling(spec):
             extra["temperature_ignored"] = True
         yield Meta(request_id=headers.get("request-id") or message_id, extra=extra)
+
+
+def _base_url(spec: ModelSpec) -> str:
+    return (spec.base_url or env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 @functools.cache

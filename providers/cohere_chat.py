@@ -38,7 +38,9 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    fingerprint,
     missing_key,
+    pool_limits,
     preload,
     require_key,
     ssl_context,
@@ -76,16 +78,15 @@ class CohereProvider:
         key, var = api_key(spec, KEY_ENVS)
         return Availability("ready") if key else missing_key(var)
 
-    async def _client(self, base_url: str, key: str, req: Request) -> cohere.AsyncClientV2:
-        timeout = (req.timeout_s, connect_timeout(req))
-
+    async def _client(self, base_url: str, key: str) -> cohere.AsyncClientV2:
         def build() -> tuple[cohere.AsyncClientV2, Closer]:
-            # Our own httpx client, so the connect timeout can differ from the read timeout.
+            # Our own httpx client: no redirects, the wire clock's hooks, pooled connections kept alive.
+            # Timeouts are per request (_timeouts), so one client serves every comparison's settings.
             http = httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
                 follow_redirects=False,  # a redirect could carry the key and the prompt to another host
                 verify=ssl_context(),
                 event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx),
             )
             client = cohere.AsyncClientV2(
                 api_key=key,
@@ -96,18 +97,25 @@ class CohereProvider:
             )
             return client, http.aclose
 
-        return await self._clients.get((base_url, key, timeout), build)
+        return await self._clients.get((base_url, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        key, _ = api_key(spec, KEY_ENVS)
+        if key is not None:
+            await self._client(_base_url(spec), key)
 
     async def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
         key = require_key(spec, KEY_ENVS)
-        base_url = (spec.base_url or env("CO_API_URL") or DEFAULT_BASE_URL).rstrip("/")
-        client = await self._client(base_url, key, req)
+        base_url = _base_url(spec)
+        client = await self._client(base_url, key)
         answer = _Answer(secrets=[key])
         yield Sent()
         try:
             # The raw client: the SDK still builds the request and maps HTTP errors, but its event
             # loop would log and skip an unparseable event; ours stops there (see _events).
-            async with client.with_raw_response.chat_stream(**_params(spec, req)) as raw:
+            chat = client.with_raw_response.chat_stream(**_params(spec, req), request_options=_timeouts(req))
+            async with chat as raw:
                 async for event in _events(raw.response, answer.secrets):
                     text = answer.take(event)
                     if text:
@@ -123,6 +131,15 @@ class CohereProvider:
             raise MalformedResponse("the stream ended without any answer")
         for event in answer.tail():
             yield event
+
+
+def _base_url(spec: ModelSpec) -> str:
+    return (spec.base_url or env("CO_API_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def _timeouts(req: Request) -> Any:
+    """The request's timeouts, connect apart: the SDK hands `timeout` to httpx as it is (typed float)."""
+    return {"timeout": httpx.Timeout(req.timeout_s, connect=connect_timeout(req))}
 
 
 def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
@@ -154,9 +171,11 @@ async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator
     answer that still reads as complete and is billed in full. An event kind the SDK does not know
     carries nothing we read and is passed over, as a newer server may add some.
     """
+    done = False
     async for sse in EventSource(response).aiter_sse():
-        if sse.data == "[DONE]":
-            return
+        done = done or sse.data == "[DONE]"
+        if done:  # read on to the end of the body: a response closed unread takes its connection with it
+            continue
         if sse.data:
             event = _parse(sse, secrets)
             if event is not None:

@@ -40,8 +40,10 @@ from providers._support import (
     LoopClients,
     api_key,
     env,
+    fingerprint,
     key_instruction,
     missing_key,
+    pool_limits,
     preload,
     ssl_context,
 )
@@ -104,7 +106,7 @@ class GeminiProvider:
                     "follow_redirects": False,  # a redirect could carry the key to another host
                     "verify": ssl_context(),
                     "ssl": ssl_context(),
-                    "transport": httpx2.AsyncHTTPTransport(verify=ssl_context()),
+                    "transport": httpx2.AsyncHTTPTransport(verify=ssl_context(), limits=pool_limits(httpx2)),
                     "event_hooks": wire_clock.event_hooks(),
                 },
             )
@@ -117,7 +119,13 @@ class GeminiProvider:
 
             return client, close
 
-        return await self._clients.get((base_url, api_version, key), build)
+        return await self._clients.get((base_url, api_version, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        key, _ = api_key(spec, KEY_ENVS)
+        if key is not None:
+            await self._client(_base_url(spec), spec.options.get("api_version"), key)
 
     @staticmethod
     def _config(spec: ModelSpec, req: Request) -> types.GenerateContentConfig:
@@ -140,7 +148,7 @@ class GeminiProvider:
         if key is None:
             hint = key_instruction(var if spec.api_key_env or spec.base_url else KEY_HINT)
             raise ConfigError(f"No API key for {spec.id}: {hint}")
-        base_url = (spec.base_url or env("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        base_url = _base_url(spec)
         models = (await self._client(base_url, spec.options.get("api_version"), key)).aio.models
         config = self._config(spec, req)
         secrets = [key]
@@ -186,6 +194,10 @@ class GeminiProvider:
         yield Finish("content_filter" if finish is None else _FINISH.get(finish, finish.lower()))
         extra = {"model": model_version, "block_reason": block_reason, "finish_reason": finish}
         yield Meta(request_id=response_id, extra={k: v for k, v in extra.items() if v})
+
+
+def _base_url(spec: ModelSpec) -> str:
+    return (spec.base_url or env("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 @functools.cache

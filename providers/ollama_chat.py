@@ -33,6 +33,8 @@ from providers._support import (
     TTLCache,
     connect_timeout,
     env,
+    fingerprint,
+    pool_limits,
     preload,
     ssl_context,
 )
@@ -106,6 +108,7 @@ class OllamaProvider:
                 verify=ssl_context(),
                 follow_redirects=False,  # a redirect could carry the prompt (and a key) to another host
                 event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx),
             )
             # The SDK adds OLLAMA_API_KEY to every host; send only the key paired with this one.
             client._client.headers.pop("authorization", None)
@@ -113,7 +116,12 @@ class OllamaProvider:
                 client._client.headers["authorization"] = f"Bearer {key}"
             return client, client.close
 
-        return await self._clients.get((host, timeout, key), build)
+        # The SDK takes no per-request timeout: a comparison with other timeouts gets its own client.
+        return await self._clients.get((host, timeout, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        await self._client(_host(spec), req, _key(spec))
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:

@@ -43,7 +43,9 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    fingerprint,
     missing_key,
+    pool_limits,
     preload,
     require_key,
     ssl_context,
@@ -111,14 +113,24 @@ class OpenAIChatProvider:
         def build() -> tuple[AsyncOpenAI, Closer]:
             # No redirects: a 307 to another host would carry the key and the prompt there.
             http = openai.DefaultAsyncHttpxClient(
-                verify=ssl_context(), follow_redirects=False, event_hooks=wire_clock.event_hooks()
+                verify=ssl_context(),
+                follow_redirects=False,
+                event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx2),
             )
             client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
             _ = client.chat.completions  # lazy resource imports happen now, not after Sent
             warm_stainless(client, get_platform)
             return client, client.close
 
-        return await self._clients.get((base_url, key), build)
+        return await self._clients.get((base_url, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        base_url = self._base_url(spec)
+        key = PLACEHOLDER_KEY if self._keyless(spec) else api_key(spec, KEY_ENVS)[0]
+        if base_url is not None and key is not None:
+            await self._client(base_url, key)
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
