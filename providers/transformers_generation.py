@@ -25,7 +25,6 @@ from providers.base import (
     Request,
     Sent,
     ServerError,
-    Status,
     TextDelta,
     Unsupported,
     Usage,
@@ -34,7 +33,6 @@ from providers.base import (
 if TYPE_CHECKING:
     from providers.transformers_local import LocalModel
 
-_LOCK_POLL_S = 0.01  # how often a waiting request retries the model's generation lock
 _encode_lock = threading.Lock()  # fast tokenizers may not be mutated concurrently; encoding is ms
 
 
@@ -188,11 +186,9 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
     The generate thread releases the lock when it ends, so a closed stream frees the model only
     once the thread has really stopped.
     """
-    if not loaded.lock.acquire(blocking=False):
-        what = "the CPU" if loaded.device == "cpu" else "the GPU"
-        yield Status(f"waiting for {what}: local models take turns so each is timed fairly")
-        while not loaded.lock.acquire(blocking=False):  # polled: a cancelled wait holds nothing
-            await asyncio.sleep(_LOCK_POLL_S)
+    device = "the CPU" if loaded.device == "cpu" else "the GPU"
+    async for status in loaded.lock.take(f"{loaded.label or loaded.folder.name} is generating", device=device):
+        yield status
     thread: threading.Thread | None = None
     stop = _StopFlag()
     try:

@@ -1,0 +1,74 @@
+"""The in-process models' CPU turn (providers/hf_lock.py): who holds it, what a waiter is told, and that
+a wait given up holds nothing. The two-model behaviour is in tests/local/test_transformers_local.py."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from providers.base import Status
+from providers.hf_lock import CpuTurn
+
+
+def test_hold_names_the_holder_and_frees_it() -> None:
+    turn = CpuTurn()
+    with turn.hold("gemma-3-270m is loading"):
+        assert turn.locked() and turn.holder == "gemma-3-270m is loading"
+        assert not turn.acquire("other", blocking=False)
+    assert not turn.locked() and turn.holder == ""
+
+
+def test_a_waiter_is_told_whom_it_waits_for_each_time_that_changes() -> None:
+    turn = CpuTurn()
+    turn.acquire("gemma-3-270m is loading")
+    statuses: list[str] = []
+
+    async def wait() -> None:
+        async for status in turn.take("smollm2 is generating"):
+            assert isinstance(status, Status)
+            statuses.append(status.message)
+
+    async def main() -> None:
+        waiter = asyncio.create_task(wait())
+        await asyncio.sleep(0.1)
+        turn.holder = "llm-x is generating"  # another model took over without a gap the waiter could use
+        threading.Timer(0.1, turn.release).start()
+        await asyncio.wait_for(waiter, 5)
+
+    asyncio.run(main())
+    assert turn.locked() and turn.holder == "smollm2 is generating"  # take() ends holding the turn
+    assert statuses[0] == (
+        "waiting for the CPU: gemma-3-270m is loading (local models take turns so each is timed fairly)"
+    )
+    assert "llm-x is generating" in statuses[-1] and len(statuses) == 2
+
+
+def test_wait_until_free_takes_nothing_and_a_free_turn_says_nothing() -> None:
+    turn = CpuTurn()
+
+    async def wait() -> list[Status]:
+        return [s async for s in turn.take("x is loading", keep=False)]
+
+    assert asyncio.run(wait()) == [] and not turn.locked()
+
+
+def test_a_cancelled_wait_holds_nothing() -> None:
+    turn = CpuTurn()
+    turn.acquire("gemma-3-270m is loading")
+
+    async def main() -> None:
+        async def wait() -> None:
+            async for _ in turn.take("smollm2 is generating"):
+                pass
+
+        waiter = asyncio.create_task(wait())
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+
+    asyncio.run(main())
+    turn.release()
+    assert turn.acquire("next", blocking=False)  # nobody else got it
