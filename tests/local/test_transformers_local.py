@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from providers import registry
+from providers import transformers_generation as tg
 from providers import transformers_local as tl
 from providers.base import (
     PRECISIONS,
@@ -500,3 +501,23 @@ def test_a_load_takes_the_cpu_turn_and_the_model_that_waits_says_why(provider, s
     assert text_of([e for _, e in smol_events]).strip()
     assert text_of([e for _, e in gemma_events]).strip()
     assert only([e for _, e in gemma_events], Meta).load_s > 0
+
+
+def test_gemma_base_model_answers_without_control_markers(provider):
+    """Asked about a picture, base Gemma emits `<start_of_image>` ("user defined" in its GGUF, not special)."""
+    events = collect(provider, GEMMA, Request(prompt="Here is a picture of a cat:", max_tokens=6, temperature=0))
+    assert "<start_of_image>" not in text_of(events)
+    assert only(events, Usage).output_tokens == 6  # the markers were generated, and are counted; only not shown
+    loaded = provider.load(GEMMA)
+    pushed: list[str] = []
+    streamer = tg._queue_streamer_class()(loaded.tokenizer, pushed.append)
+    tok = loaded.tokenizer
+    prompt = tok("Cats", return_tensors="pt")["input_ids"]
+    text_ids = tok("<table> of cats\n\nand dogs", add_special_tokens=False)["input_ids"]
+    marker = tok.convert_tokens_to_ids("<start_of_image>")
+    streamer.put(prompt)
+    for token in [marker, *text_ids[:3], marker, *text_ids[3:], marker]:
+        streamer.put(prompt.new_tensor([token]))
+    streamer.end()
+    assert "".join(pushed) == "<table> of cats\n\nand dogs"  # markup and newlines are text: kept
+    provider.unload(GEMMA)
