@@ -205,10 +205,11 @@ class AnthropicProvider:
             error.request_id = error.request_id or (headers.get("request-id") if headers is not None else None)
             raise error from exc
 
-        if stop_reason is None:
+        if stop_reason is None:  # the response headers still name the request, for the provider's support
+            rid = errs.request_id(headers) or message_id
             if text_started:
-                raise StreamInterrupted("the stream ended before message_delta (no stop reason)")
-            raise MalformedResponse("the stream ended without any answer")
+                raise StreamInterrupted("the stream ended before message_delta (no stop reason)", request_id=rid)
+            raise MalformedResponse("the stream ended without any answer", request_id=rid)
         if counts.input is not None or counts.output is not None:
             yield counts.usage()
         yield Finish(_FINISH.get(stop_reason, stop_reason))

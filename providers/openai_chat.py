@@ -199,10 +199,11 @@ class OpenAIChatProvider:
             error.request_id = error.request_id or (headers.get("x-request-id") if headers is not None else None)
             raise error from exc
 
-        if finish is None:
+        if finish is None:  # the response headers still name the request, for the provider's support
+            rid = errs.request_id(headers) or chunk_id
             if text_started:
-                raise StreamInterrupted("the stream ended without a finish reason")
-            raise MalformedResponse("the stream ended without any answer")
+                raise StreamInterrupted("the stream ended without a finish reason", request_id=rid)
+            raise MalformedResponse("the stream ended without any answer", request_id=rid)
         if usage is not None:
             yield _usage(usage)
         yield Finish(_FINISH.get(finish, finish))
