@@ -7,6 +7,8 @@
   it, so a loop (the process's engine loop, or a test's) gets its own, closed with the loop. Pools
   keep idle connections KEEPALIVE_S, so the next comparison reuses them instead of reconnecting.
 - Local-server probes are cached for a few seconds so a page that lists models never blocks.
+- Each provider imports its SDK (0.2-2.8 s apiece) only to build a client, which registry.warm_up
+  does on a worker thread before any model is stamped: check() and a page render never pay for it.
 """
 
 from __future__ import annotations

@@ -24,14 +24,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import anthropic
 import httpx2
-import pydantic
-from anthropic import AsyncAnthropic
-from anthropic._base_client import get_platform
-from anthropic._constants import ANTHROPIC_API_VERSION
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -66,6 +61,9 @@ from providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    from anthropic import AsyncAnthropic
+
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 KEY_ENVS = ("ANTHROPIC_API_KEY",)
 TOKEN_ENV = "ANTHROPIC_AUTH_TOKEN"  # bearer-token alternative the SDK also honours
@@ -93,8 +91,6 @@ _TYPE_STATUS = {
     "overloaded_error": 529,
 }
 
-preload(HTTPX2_STACK)
-
 
 class AnthropicProvider:
     name: ClassVar[str] = "anthropic"
@@ -115,6 +111,10 @@ class AnthropicProvider:
 
     async def _client(self, base_url: str, key: str | None, token: str | None) -> AsyncAnthropic:
         def build() -> tuple[AsyncAnthropic, Closer]:
+            import anthropic
+            from anthropic._base_client import get_platform
+
+            preload(HTTPX2_STACK)
             # No redirects: a 307 to another host would carry the key and the prompt there.
             http = anthropic.DefaultAsyncHttpxClient(
                 verify=ssl_context(),
@@ -122,7 +122,7 @@ class AnthropicProvider:
                 event_hooks=wire_clock.event_hooks(),
                 limits=pool_limits(httpx2),
             )
-            client = AsyncAnthropic(
+            client = anthropic.AsyncAnthropic(
                 api_key=key,
                 auth_token=token,
                 base_url=base_url,
@@ -239,6 +239,8 @@ def _warm_event_parser() -> None:
 
 def _takes_sampling(spec: ModelSpec) -> bool:
     """Only API versions before 2026-10-21 accept temperature / top_p."""
+    from anthropic._constants import ANTHROPIC_API_VERSION
+
     version = str(spec.options.get("anthropic_version") or ANTHROPIC_API_VERSION)
     return version < SAMPLING_REMOVED_IN
 
@@ -290,6 +292,9 @@ def _body_error(body: Any) -> tuple[str | None, str | None]:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str | None]) -> ProviderError:
+    import anthropic
+    import pydantic
+
     if isinstance(exc, anthropic.APIStatusError):
         type_, message = _body_error(exc.body)
         type_ = type_ or exc.type

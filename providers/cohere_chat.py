@@ -15,19 +15,14 @@ covers the rest.
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import cohere
 import httpx
-import pydantic
-from cohere import ChatMessageEndEventDelta, V2ChatStreamResponse
-from cohere.core.api_error import ApiError
-from cohere.core.http_sse import EventSource, ServerSentEvent, SSEError
-from cohere.core.pydantic_utilities import parse_obj_as
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -61,11 +56,14 @@ from providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    import cohere
+    from cohere.core.http_sse import ServerSentEvent
+
 DEFAULT_BASE_URL = "https://api.cohere.com"
 KEY_ENVS = ("CO_API_KEY", "COHERE_API_KEY")
 _FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
-
-preload(HTTPX_STACK)
+_STREAM_MODULES = ("cohere.core.http_sse", "cohere.core.pydantic_utilities", "cohere.core.api_error")
 
 
 class CohereProvider:
@@ -80,6 +78,10 @@ class CohereProvider:
 
     async def _client(self, base_url: str, key: str) -> cohere.AsyncClientV2:
         def build() -> tuple[cohere.AsyncClientV2, Closer]:
+            import cohere
+
+            preload((*HTTPX_STACK, *_STREAM_MODULES))  # now, not while the answer is read
+            _event_types()
             # Our own httpx client: no redirects, the wire clock's hooks, pooled connections kept alive.
             # Timeouts are per request (_timeouts), so one client serves every comparison's settings.
             http = httpx.AsyncClient(
@@ -158,10 +160,12 @@ def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
     return params
 
 
-# The SDK's stream event classes by their `type`, so a bad event is named and checked against its own shape.
-_EVENT_TYPES: dict[str, type] = {
-    cls.model_fields["type"].default: cls for cls in typing.get_args(typing.get_args(V2ChatStreamResponse)[0])
-}
+@functools.cache
+def _event_types() -> dict[str, type]:
+    """The SDK's stream event classes by their `type`, so a bad event is named and checked against its own shape."""
+    from cohere import V2ChatStreamResponse
+
+    return {cls.model_fields["type"].default: cls for cls in typing.get_args(typing.get_args(V2ChatStreamResponse)[0])}
 
 
 async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator[Any]:
@@ -171,6 +175,8 @@ async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator
     answer that still reads as complete and is billed in full. An event kind the SDK does not know
     carries nothing we read and is passed over, as a newer server may add some.
     """
+    from cohere.core.http_sse import EventSource
+
     done = False
     async for sse in EventSource(response).aiter_sse():
         done = done or sse.data == "[DONE]"
@@ -183,18 +189,23 @@ async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator
 
 
 def _parse(sse: ServerSentEvent, secrets: list[str]) -> Any:
+    from cohere.core.pydantic_utilities import parse_obj_as
+
+    types = _event_types()
     try:
         payload = json.loads(sse.data)
         kind = payload.get("type") if isinstance(payload, dict) else None
         if not isinstance(kind, str):
             raise ValueError("no event type")
-        return parse_obj_as(_EVENT_TYPES[kind], payload) if kind in _EVENT_TYPES else None
+        return parse_obj_as(types[kind], payload) if kind in types else None
     except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
         message = f"unparseable {sse.event} event: {_reason(exc)}"
         raise errs.make(MalformedResponse, message, secrets=secrets) from exc
 
 
 def _reason(exc: ValueError) -> str:
+    import pydantic
+
     if isinstance(exc, pydantic.ValidationError) and exc.errors():
         first = exc.errors()[0]
         return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
@@ -220,7 +231,7 @@ class _Answer:
         if event.type == "message-start":
             self.generation_id = event.id
         elif event.type == "message-end":
-            self.end = event.delta or ChatMessageEndEventDelta()
+            self.end = event.delta or _empty_end_delta()
             if self.end.error or self.end.finish_reason == "ERROR":
                 detail = self.end.error or "finish_reason ERROR"
                 raise errs.make(ServerError, f"Cohere reported an error mid-stream: {detail}", secrets=self.secrets)
@@ -236,6 +247,12 @@ class _Answer:
         out.append(Finish(_FINISH.get(finish, finish.lower())))
         out.append(Meta(request_id=self.generation_id, extra=extra))
         return out
+
+
+def _empty_end_delta() -> Any:
+    from cohere import ChatMessageEndEventDelta
+
+    return ChatMessageEndEventDelta()
 
 
 def _int(value: Any) -> int | None:
@@ -270,6 +287,9 @@ def _message(body: Any, fallback: str) -> str:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
+    from cohere.core.api_error import ApiError
+    from cohere.core.http_sse import SSEError
+
     if isinstance(exc, ApiError) and exc.status_code is not None:
         message = _message(exc.body, f"HTTP {exc.status_code}")
         return errs.from_status(exc.status_code, message, headers=exc.headers, secrets=secrets)

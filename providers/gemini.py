@@ -24,13 +24,9 @@ import contextlib
 import functools
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx2
-import pydantic
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -65,6 +61,11 @@ from providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types
+
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # the SDK's own order: GOOGLE_API_KEY wins
 KEY_HINT = "GEMINI_API_KEY (or GOOGLE_API_KEY)"
@@ -82,8 +83,6 @@ _BLOCKED = {
 }
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", **{r: "content_filter" for r in _BLOCKED}}
 
-preload(HTTPX2_STACK)
-
 
 class GeminiProvider:
     name: ClassVar[str] = "gemini"
@@ -97,6 +96,10 @@ class GeminiProvider:
 
     async def _client(self, base_url: str, api_version: str | None, key: str) -> genai.Client:
         def build() -> tuple[genai.Client, Closer]:
+            from google import genai
+            from google.genai import types
+
+            preload(HTTPX2_STACK)
             options = types.HttpOptions(
                 base_url=base_url,
                 api_version=api_version,
@@ -129,6 +132,8 @@ class GeminiProvider:
 
     @staticmethod
     def _config(spec: ModelSpec, req: Request) -> types.GenerateContentConfig:
+        from google.genai import types
+
         thinking = spec.options.get("thinking_budget")
         return types.GenerateContentConfig(
             system_instruction=req.system or None,
@@ -203,6 +208,8 @@ def _base_url(spec: ModelSpec) -> str:
 @functools.cache
 def _warm_models() -> None:
     """google-genai defers its pydantic schemas to first use (~75 ms): build the ones a call needs."""
+    from google.genai import types
+
     sample = {
         "candidates": [{"content": {"parts": [{"text": "x"}], "role": "model"}, "finishReason": "STOP"}],
         "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1},
@@ -267,6 +274,9 @@ def _quota_gone(details: list[dict[str, Any]]) -> bool:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
+    import pydantic
+    from google.genai import errors as genai_errors
+
     if isinstance(exc, genai_errors.APIError):
         details = _details(exc)
         reasons = {d.get("reason") for d in details}

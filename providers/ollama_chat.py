@@ -17,11 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-import ollama
-import pydantic
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -55,6 +53,9 @@ from providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up) or the server probed
+    import ollama
+
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _TIMINGS = {
     "load_duration": "load_ns",
@@ -62,8 +63,6 @@ _TIMINGS = {
     "eval_duration": "eval_ns",
     "total_duration": "total_ns",
 }
-
-preload(HTTPX_STACK)
 
 
 def _host(spec: ModelSpec) -> str:
@@ -102,6 +101,9 @@ class OllamaProvider:
         timeout = (req.timeout_s, connect_timeout(req))
 
         def build() -> tuple[ollama.AsyncClient, Closer]:
+            import ollama
+
+            preload(HTTPX_STACK)
             client = ollama.AsyncClient(
                 host=host,
                 timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
@@ -186,6 +188,9 @@ class OllamaProvider:
 def _map_error(
     exc: Exception, spec: ModelSpec, *, text_started: bool, where: str, secrets: list[str | None]
 ) -> ProviderError:
+    import ollama
+    import pydantic
+
     if isinstance(exc, ollama.ResponseError):
         message = str(exc.error)
         if exc.status_code == -1:  # {"error": ...} line inside a 200 stream
@@ -205,6 +210,8 @@ def _map_error(
 
 def _list_models(host: str) -> set[str] | Availability:
     """Names pulled on the server (normalised to name:tag), or why the server can't be asked."""
+    import ollama
+
     try:
         with ollama.Client(host=host, timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
             client._client.headers.pop("authorization", None)  # listing tags needs no key

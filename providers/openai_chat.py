@@ -23,14 +23,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import httpx2
-import openai
-import pydantic
-from openai import AsyncOpenAI
-from openai._base_client import get_platform
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -67,12 +63,13 @@ from providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    from openai import AsyncOpenAI
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "sk-no-key-required"
 KEY_ENVS = ("OPENAI_API_KEY",)
 _FINISH = {"function_call": "tool_calls"}
-
-preload(HTTPX2_STACK)
 
 
 class OpenAIChatProvider:
@@ -111,6 +108,10 @@ class OpenAIChatProvider:
 
     async def _client(self, base_url: str, key: str) -> AsyncOpenAI:
         def build() -> tuple[AsyncOpenAI, Closer]:
+            import openai
+            from openai._base_client import get_platform
+
+            preload(HTTPX2_STACK)
             # No redirects: a 307 to another host would carry the key and the prompt there.
             http = openai.DefaultAsyncHttpxClient(
                 verify=ssl_context(),
@@ -118,7 +119,7 @@ class OpenAIChatProvider:
                 event_hooks=wire_clock.event_hooks(),
                 limits=pool_limits(httpx2),
             )
-            client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
+            client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
             _ = client.chat.completions  # lazy resource imports happen now, not after Sent
             warm_stainless(client, get_platform)
             return client, client.close
@@ -240,6 +241,9 @@ def _message_and_code(body: Any, fallback: str) -> tuple[str, str | None]:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
+    import openai
+    import pydantic
+
     if isinstance(exc, openai.APIStatusError):
         message, code = _message_and_code(exc.body, exc.message)
         return errs.from_status(
