@@ -12,16 +12,26 @@ would misreport both (on first use of the two bundled models, SmolLM2 generating
 load stored 3.55 s TTFT and 1.9 tok/s instead of 0.23 s and 13.6 tok/s). A model that waits says
 what it waits for; its clock starts at its own Sent, once it has the turn. Remote models run
 concurrently. Lock order, where several are taken: a model's own key lock, CPU_TURN, LOAD_LOCK.
+
+OMP_WAIT_POLICY=PASSIVE (unless the user set a policy), before torch loads: libgomp's threads spin
+while they wait for each other, and on cores shared with anything else (this process's event loop,
+the dashboard, other programs) a spinning thread starves the one it waits for. On a busy 2-core
+machine SmolLM2's TTFT went from 0.3 s to 4.6-6 s; on 2 cores with 3 other busy processes, three
+short generations did not finish in 60 s (0.28 s prefill, 9.7 tok/s passive). Idle, passive waiting
+costs ~11% of decode tok/s (21.7 -> 19.3) and speeds prefill up (156 -> 134 ms): bench/omp_wait_policy.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 from providers.base import Status
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by libgomp when torch first loads it
 
 LOAD_LOCK = threading.RLock()
 

@@ -131,6 +131,10 @@ class TransformersProvider:
 
     # ---- loading ------------------------------------------------------------------------------
 
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Import torch and transformers (seconds, once per process) before the runner's clock starts."""
+        await asyncio.to_thread(_import_stack)
+
     def load(self, spec: ModelSpec) -> LocalModel:
         """Load (or return the already loaded) model at spec.precision; blocking. Warms the cache."""
         precision = spec.precision or "fp32"
@@ -288,6 +292,12 @@ def _refuse_if_no_memory(folder: Path, precision: str, label: str, device: str =
 
 
 # ---- loading ----------------------------------------------------------------------------------
+
+
+def _import_stack() -> None:
+    with _load_lock:  # first imports of torch/transformers racing on two threads half-initialise them
+        import torch  # noqa: F401
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
 
 
 def _peek(weights: Weights, precision: str) -> LocalModel | None:

@@ -521,3 +521,16 @@ def test_gemma_base_model_answers_without_control_markers(provider):
     streamer.end()
     assert "".join(pushed) == "<table> of cats\n\nand dogs"  # markup and newlines are text: kept
     provider.unload(GEMMA)
+
+
+def test_warm_up_imports_torch_and_transformers_and_loads_no_weights():
+    """The runner warms every provider before it stamps a model queued: the imports are nobody's queue time."""
+    code = (
+        "import asyncio, sys; from providers import registry; from providers.base import Request; "
+        "from tests.local.test_transformers_local import SMOL; "
+        "assert 'torch' not in sys.modules; asyncio.run(registry.warm_up([SMOL], Request(prompt='hi'))); "
+        "print('torch' in sys.modules, 'transformers' in sys.modules, registry.get('transformers').is_loaded(SMOL))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split("\n")[-2]
+    assert out == "True True False", out

@@ -4,7 +4,11 @@ a wait given up holds nothing. The two-model behaviour is in tests/local/test_tr
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +76,18 @@ def test_a_cancelled_wait_holds_nothing() -> None:
     asyncio.run(main())
     turn.release()
     assert turn.acquire("next", blocking=False)  # nobody else got it
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_wait_passively_unless_the_user_said_otherwise(given: str | None, seen: str) -> None:
+    """Spinning OpenMP threads starve each other on shared cores (bench/omp_wait_policy.py); set before torch loads."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = (
+        "import os, sys; import providers.transformers_local, providers.embedder; "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == [seen, "False"]  # set, and torch not loaded yet: libgomp will read it
