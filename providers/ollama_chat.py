@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -209,18 +210,39 @@ def _map_error(
 
 
 def _list_models(host: str) -> set[str] | Availability:
-    """Names pulled on the server (normalised to name:tag), or why the server can't be asked."""
-    import ollama
+    """Names pulled on the server (normalised to name:tag), or why the server can't be asked.
 
+    A plain GET /api/tags: the SDK's Client (its pydantic models) cost the Compare page's first render ~0.3 s.
+    """
     try:
-        with ollama.Client(host=host, timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
-            client._client.headers.pop("authorization", None)  # listing tags needs no key
-            listing = client.list()
-    except (ConnectionError, httpx.HTTPError) as exc:
+        url = _url(host)
+        tls = ssl_context() if url.startswith("https:") else False  # plain HTTP: no CA bundle to load
+        response = httpx.get(f"{url}/api/tags", timeout=PROBE_TIMEOUT_S, verify=tls)
+    except (httpx.HTTPError, ValueError) as exc:  # ValueError: a host that is not a URL
         return Availability(
             "unreachable",
             f"Ollama is not answering at {host} ({type(exc).__name__}): start it with `ollama serve`",
         )
-    except ollama.ResponseError as exc:
-        return Availability("unreachable", f"Ollama at {host} answered an error: {exc}")
-    return {_tag(m.model) for m in listing.models if m.model}
+    try:
+        listing = response.json()
+    except ValueError:
+        listing = None
+    if response.status_code >= 400 or not isinstance(listing, dict):
+        error = listing.get("error") if isinstance(listing, dict) else None
+        detail = f"HTTP {response.status_code}" + (f": {error}" if error else "")
+        return Availability("unreachable", f"Ollama at {host} answered an error: {detail}")
+    models = [m for m in listing.get("models") or () if isinstance(m, dict)]
+    return {_tag(str(m.get("model") or m.get("name"))) for m in models if m.get("model") or m.get("name")}
+
+
+def _url(host: str) -> str:
+    """`host` as the SDK reads it (ollama._client._parse_host): http and port 11434 unless it says otherwise."""
+    scheme, sep, rest = host.partition("://")
+    if not sep:
+        scheme, rest = "http", host
+    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+    name = split.hostname or "127.0.0.1"
+    port = split.port or ({"http": 80, "https": 443}.get(scheme, 11434) if sep else 11434)
+    name = f"[{name}]" if ":" in name else name  # an IPv6 address
+    path = split.path.strip("/")
+    return f"{scheme}://{name}:{port}" + (f"/{path}" if path else "")
