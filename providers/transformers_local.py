@@ -53,7 +53,7 @@ from providers.base import (
     Status,
     Unsupported,
 )
-from providers.hf_lock import CPU_TURN, LOAD_LOCK, CpuTurn
+from providers.hf_lock import CPU_TURN, LOAD_LOCK, CpuTurn, import_stack
 from providers.local_device import current_device, device_label, device_problem, load_kwargs
 from providers.local_weights import Weights, locate, parameter_count
 from providers.transformers_generation import _check_context, _encode, _encode_lock, _generate, _validate
@@ -78,15 +78,11 @@ class LocalModel:
 
 
 _registry_lock = threading.Lock()
-# In-process models share this machine's cores: they take turns loading and generating, so one
-# model's figures are never depressed by another's work (the wait shows as queue time, not TTFT).
-_CPU_TURN = CPU_TURN  # shared with providers.llamacpp_local and the embedder (hf_lock.py)
+_CPU_TURN = CPU_TURN  # loading and generating, shared with llamacpp_local and the embedder (hf_lock.py)
 _models: dict[tuple[str, str], LocalModel] = {}
 _tokenizers: dict[str, Any] = {}
 _key_locks: dict[tuple[str, ...], threading.Lock] = {}
-# Loads and first imports run one at a time: torch and transformers import lazily, and two threads
-# importing them at once see half-initialised modules ("cannot import name ... partially
-# initialized module"). Loading is CPU- and disk-bound, so serialising it costs little.
+# Loads and first imports run one at a time: two threads importing torch at once see half-initialised modules.
 _load_lock = LOAD_LOCK  # process-wide, shared with the embedding model (see hf_lock.py)
 
 
@@ -133,13 +129,17 @@ class TransformersProvider:
 
     async def warm_up(self, spec: ModelSpec, req: Request) -> None:
         """Import torch and transformers (seconds, once per process) before the runner's clock starts."""
-        await asyncio.to_thread(_import_stack)
+        await asyncio.to_thread(import_stack)
 
     def load(self, spec: ModelSpec) -> LocalModel:
         """Load (or return the already loaded) model at spec.precision; blocking. Warms the cache."""
         precision = spec.precision or "fp32"
         _refuse_precision(precision)
-        return _get_or_load(locate(spec), precision, spec.display_id)
+        weights = locate(spec)
+        if (loaded := _peek(weights, precision)) is not None:
+            return loaded
+        with _CPU_TURN.hold(f"{spec.display_id} is loading"):  # never beside a generation, as in stream()
+            return _get_or_load(weights, precision, spec.display_id)
 
     def unload(self, spec: ModelSpec) -> bool:
         """Drop the process-wide copy at spec.precision (a running generation keeps its reference)."""
@@ -181,13 +181,17 @@ class TransformersProvider:
             weights = locate(spec)
             loaded = _peek(weights, precision)
             load_s = 0.0
-            if loaded is None:  # the load takes the CPU turn (in _get_or_load): wait here, saying for whom
-                async for status in _CPU_TURN.take(f"{spec.display_id} is loading", keep=False):
+            if loaded is None:  # loading takes the CPU turn, as generating does: wait for it, saying for whom
+                async for status in _CPU_TURN.take(f"{spec.display_id} is loading"):
                     yield status
-                yield Status(f"loading {spec.model} at {precision} (first use)…")
+                try:
+                    yield Status(f"loading {spec.model} at {precision} (first use)…")
+                except BaseException:  # closed here: the turn is still ours to give back
+                    _CPU_TURN.release()
+                    raise
                 started = time.perf_counter()
-                await asyncio.to_thread(_refuse_precision, precision)
-                loaded = await asyncio.to_thread(_get_or_load, weights, precision, spec.display_id)
+                name = f"bakeoff-load[{spec.display_id}]"
+                loaded = await _CPU_TURN.hand_over(_checked_load, weights, precision, spec.display_id, name=name)
                 load_s = time.perf_counter() - started
             input_ids = await asyncio.to_thread(_encode, loaded.tokenizer, spec, req)
             _check_context(spec, loaded, int(input_ids.shape[1]), req.max_tokens)
@@ -294,19 +298,18 @@ def _refuse_if_no_memory(folder: Path, precision: str, label: str, device: str =
 # ---- loading ----------------------------------------------------------------------------------
 
 
-def _import_stack() -> None:
-    with _load_lock:  # first imports of torch/transformers racing on two threads half-initialise them
-        import torch  # noqa: F401
-        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
-
-
 def _peek(weights: Weights, precision: str) -> LocalModel | None:
     with _registry_lock:
         return _models.get((weights.key, precision))
 
 
+def _checked_load(weights: Weights, precision: Precision, label: str) -> LocalModel:
+    _refuse_precision(precision)
+    return _get_or_load(weights, precision, label)
+
+
 def _get_or_load(weights: Weights, precision: Precision, label: str) -> LocalModel:
-    """The shared copy, loading it once even when several threads ask at the same time; a load takes the CPU turn."""
+    """The shared copy, loaded once even when several threads ask at the same time. The caller holds the CPU turn."""
     key = (weights.key, precision)
     loaded = _peek(weights, precision)
     if loaded is not None:
@@ -315,8 +318,7 @@ def _get_or_load(weights: Weights, precision: Precision, label: str) -> LocalMod
         loaded = _peek(weights, precision)
         if loaded is None:
             try:
-                with _CPU_TURN.hold(f"{label} is loading"):
-                    loaded = _load(weights, precision)
+                loaded = _load(weights, precision)
                 loaded.label = label
             except ProviderError:
                 raise

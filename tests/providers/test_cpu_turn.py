@@ -91,3 +91,65 @@ def test_openmp_threads_wait_passively_unless_the_user_said_otherwise(given: str
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.split() == [seen, "False"]  # set, and torch not loaded yet: libgomp will read it
+
+
+def test_hand_over_runs_on_its_own_thread_and_frees_the_turn_when_done() -> None:
+    turn = CpuTurn()
+    seen: list[tuple[str, bool]] = []
+
+    def load(x: int) -> int:
+        seen.append((threading.current_thread().name, turn.locked()))
+        return x * 2
+
+    async def main() -> int:
+        async for _ in turn.take("m is loading"):
+            pass
+        return await turn.hand_over(load, 21, name="bakeoff-load[m]")
+
+    assert asyncio.run(main()) == 42
+    assert seen == [("bakeoff-load[m]", True)] and not turn.locked()
+
+
+def test_a_handed_over_load_keeps_the_turn_until_it_ends_even_if_its_caller_is_cancelled() -> None:
+    """A load cannot be stopped midway: no other model may take the turn (and generate) before it ends."""
+    turn = CpuTurn()
+    started, finish = threading.Event(), threading.Event()
+
+    def load() -> None:
+        started.set()
+        finish.wait(5)
+
+    async def main() -> bool:
+        async def caller() -> None:
+            async for _ in turn.take("gemma is loading"):
+                pass
+            await turn.hand_over(load, name="bakeoff-load[gemma]")
+
+        task = asyncio.create_task(caller())
+        await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        still_held = turn.locked() and not turn.acquire("smollm2 is generating", blocking=False)
+        finish.set()
+        await asyncio.to_thread(lambda: turn.acquire("smollm2 is generating", timeout=5) and turn.release())
+        return still_held
+
+    assert asyncio.run(main()) is True
+    assert not turn.locked()
+
+
+def test_a_failed_load_frees_the_turn_and_reaches_the_caller() -> None:
+    turn = CpuTurn()
+
+    def load() -> None:
+        raise MemoryError("can't allocate")
+
+    async def main() -> None:
+        async for _ in turn.take("m is loading"):
+            pass
+        await turn.hand_over(load, name="bakeoff-load[m]")
+
+    with pytest.raises(MemoryError):
+        asyncio.run(main())
+    assert not turn.locked()
