@@ -2,28 +2,34 @@
 
 - Keys and base URLs are read from the environment at call time (a .env loaded after import,
   or a key set in Settings, takes effect without a restart).
-- SDK clients are cached per event loop (an httpx connection pool belongs to the loop that
-  opened it, and the runner may run each comparison on a fresh loop) and closed with it.
+- SDK clients are built once per (event loop, provider, base URL, key fingerprint) and reused by
+  every call and comparison on that loop: an httpx connection pool belongs to the loop that opened
+  it, so a loop (the process's engine loop, or a test's) gets its own, closed with the loop. Pools
+  keep idle connections KEEPALIVE_S, so the next comparison reuses them instead of reconnecting.
 - Local-server probes are cached for a few seconds so a page that lists models never blocks.
+- Each provider imports its SDK (0.2-2.8 s apiece) only to build a client, which registry.warm_up
+  does on a worker thread before any model is stamped: check() and a page render never pay for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import importlib
 import os
 import ssl
 import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from providers.base import Availability, ConfigError, ModelSpec, Request
 
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 10.0
+KEEPALIVE_S = 60.0  # idle pooled connections kept this long (httpx: 5 s), so a next comparison reuses them
 PROBE_TIMEOUT_S = 1.5
 PROBE_TTL_S = 15.0
 
@@ -79,8 +85,19 @@ def require_key(spec: ModelSpec, default_envs: Sequence[str]) -> str:
     return key
 
 
+def fingerprint(*secrets: str | None) -> str:
+    """A short digest naming a key in cache keys: a dict key is printed in tracebacks and debuggers."""
+    digest = hashlib.sha256("\0".join(s or "" for s in secrets).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
 def connect_timeout(req: Request) -> float:
     return min(CONNECT_TIMEOUT_S, req.timeout_s)
+
+
+def pool_limits(http: Any) -> Any:
+    """`limits=` for an httpx or httpx2 (the module) client: the SDKs' pool sizes, idle connections kept KEEPALIVE_S."""
+    return http.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S)
 
 
 Closer = Callable[[], Awaitable[object]]
@@ -93,10 +110,12 @@ class LoopClients(Generic[T]):
     cannot simply be dropped with a weak reference. Instead each loop gets a small sentinel async
     generator: asyncio.run() (any loop's shutdown_asyncgens()) closes it while the loop still
     runs, and its `finally` closes that loop's clients. Loops closed some other way are purged.
+    A client is built once per key on a worker thread (10-200 ms of SDK set-up that would
+    otherwise stall every stream on the loop); concurrent callers share that one build.
     """
 
     def __init__(self) -> None:
-        self._by_loop: dict[asyncio.AbstractEventLoop, dict[Hashable, tuple[T, Closer]]] = {}
+        self._by_loop: dict[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[tuple[T, Closer]]]] = {}
         self._sentinels: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
         self._lock = threading.Lock()
 
@@ -112,16 +131,22 @@ class LoopClients(Generic[T]):
                 self._sentinels.pop(stale, None)
             fresh_loop = loop not in self._by_loop
             clients = self._by_loop.setdefault(loop, {})
-            entry = clients.get(key)
+            build = clients.get(key)
+            if build is None:  # its own task: a caller cancelled mid-build leaves the build to finish for the next
+                build = clients[key] = loop.create_task(asyncio.to_thread(factory), name="bakeoff-sdk-client")
+                build.add_done_callback(lambda done: self._forget_failed(clients, key, done))
         if fresh_loop:
             sentinel = self._close_at_shutdown(loop)
             self._sentinels[loop] = sentinel  # asyncio only keeps a weak reference
             await sentinel.asend(None)  # started, so shutdown_asyncgens() will run its finally
-        if entry is None:
-            built = factory()
+        return (await asyncio.shield(build))[0]
+
+    def _forget_failed(self, clients: dict, key: Hashable, build: asyncio.Task) -> None:
+        """A build that raised is dropped, so the next call tries again (and reports its own error)."""
+        if build.cancelled() or build.exception() is not None:
             with self._lock:
-                entry = clients.setdefault(key, built)
-        return entry[0]
+                if clients.get(key) is build:
+                    del clients[key]
 
     async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
         try:
@@ -130,9 +155,11 @@ class LoopClients(Generic[T]):
             with self._lock:
                 clients = self._by_loop.pop(loop, {})
                 self._sentinels.pop(loop, None)
-            for _, close in clients.values():
+            for build in clients.values():
+                if not build.done() or build.cancelled() or build.exception() is not None:
+                    continue
                 try:
-                    await close()
+                    await build.result()[1]()
                 except Exception:  # closing is best effort; the loop is going away anyway
                     pass
 

@@ -24,14 +24,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import anthropic
 import httpx2
-import pydantic
-from anthropic import AsyncAnthropic
-from anthropic._base_client import get_platform
-from anthropic._constants import ANTHROPIC_API_VERSION
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -42,8 +37,10 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    fingerprint,
     key_instruction,
     missing_key,
+    pool_limits,
     preload,
     ssl_context,
     warm_stainless,
@@ -63,6 +60,9 @@ from providers.base import (
     TextDelta,
     Usage,
 )
+
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    from anthropic import AsyncAnthropic
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 KEY_ENVS = ("ANTHROPIC_API_KEY",)
@@ -91,8 +91,6 @@ _TYPE_STATUS = {
     "overloaded_error": 529,
 }
 
-preload(HTTPX2_STACK)
-
 
 class AnthropicProvider:
     name: ClassVar[str] = "anthropic"
@@ -113,11 +111,18 @@ class AnthropicProvider:
 
     async def _client(self, base_url: str, key: str | None, token: str | None) -> AsyncAnthropic:
         def build() -> tuple[AsyncAnthropic, Closer]:
+            import anthropic
+            from anthropic._base_client import get_platform
+
+            preload(HTTPX2_STACK)
             # No redirects: a 307 to another host would carry the key and the prompt there.
             http = anthropic.DefaultAsyncHttpxClient(
-                verify=ssl_context(), follow_redirects=False, event_hooks=wire_clock.event_hooks()
+                verify=ssl_context(),
+                follow_redirects=False,
+                event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx2),
             )
-            client = AsyncAnthropic(
+            client = anthropic.AsyncAnthropic(
                 api_key=key,
                 auth_token=token,
                 base_url=base_url,
@@ -130,7 +135,13 @@ class AnthropicProvider:
             _warm_event_parser()
             return client, client.close
 
-        return await self._clients.get((base_url, key, token), build)
+        return await self._clients.get((base_url, fingerprint(key, token)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        key, token, _ = self._credentials(spec)
+        if key or token:
+            await self._client(_base_url(spec), key, token)
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
@@ -159,7 +170,7 @@ class AnthropicProvider:
         key, token, var = self._credentials(spec)
         if key is None and token is None:
             raise ConfigError(f"No API key for {spec.id}: {key_instruction(var)}")
-        base_url = (spec.base_url or env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        base_url = _base_url(spec)
         messages = (await self._client(base_url, key, token)).messages
         params = self._params(spec, req)
         secrets = [key, token]
@@ -194,10 +205,11 @@ class AnthropicProvider:
             error.request_id = error.request_id or (headers.get("request-id") if headers is not None else None)
             raise error from exc
 
-        if stop_reason is None:
+        if stop_reason is None:  # the response headers still name the request, for the provider's support
+            rid = errs.request_id(headers) or message_id
             if text_started:
-                raise StreamInterrupted("the stream ended before message_delta (no stop reason)")
-            raise MalformedResponse("the stream ended without any answer")
+                raise StreamInterrupted("the stream ended before message_delta (no stop reason)", request_id=rid)
+            raise MalformedResponse("the stream ended without any answer", request_id=rid)
         if counts.input is not None or counts.output is not None:
             yield counts.usage()
         yield Finish(_FINISH.get(stop_reason, stop_reason))
@@ -207,6 +219,10 @@ class AnthropicProvider:
         if not _takes_sampling(spec):
             extra["temperature_ignored"] = True
         yield Meta(request_id=headers.get("request-id") or message_id, extra=extra)
+
+
+def _base_url(spec: ModelSpec) -> str:
+    return (spec.base_url or env("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 @functools.cache
@@ -223,6 +239,8 @@ def _warm_event_parser() -> None:
 
 def _takes_sampling(spec: ModelSpec) -> bool:
     """Only API versions before 2026-10-21 accept temperature / top_p."""
+    from anthropic._constants import ANTHROPIC_API_VERSION
+
     version = str(spec.options.get("anthropic_version") or ANTHROPIC_API_VERSION)
     return version < SAMPLING_REMOVED_IN
 
@@ -274,6 +292,9 @@ def _body_error(body: Any) -> tuple[str | None, str | None]:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str | None]) -> ProviderError:
+    import anthropic
+    import pydantic
+
     if isinstance(exc, anthropic.APIStatusError):
         type_, message = _body_error(exc.body)
         type_ = type_ or exc.type

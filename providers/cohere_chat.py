@@ -15,19 +15,14 @@ covers the rest.
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import cohere
 import httpx
-import pydantic
-from cohere import ChatMessageEndEventDelta, V2ChatStreamResponse
-from cohere.core.api_error import ApiError
-from cohere.core.http_sse import EventSource, ServerSentEvent, SSEError
-from cohere.core.pydantic_utilities import parse_obj_as
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -38,7 +33,9 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    fingerprint,
     missing_key,
+    pool_limits,
     preload,
     require_key,
     ssl_context,
@@ -60,11 +57,14 @@ from providers.base import (
 )
 from providers.conversation import chat_messages
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    import cohere
+    from cohere.core.http_sse import ServerSentEvent
+
 DEFAULT_BASE_URL = "https://api.cohere.com"
 KEY_ENVS = ("CO_API_KEY", "COHERE_API_KEY")
 _FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
-
-preload(HTTPX_STACK)
+_STREAM_MODULES = ("cohere.core.http_sse", "cohere.core.pydantic_utilities", "cohere.core.api_error")
 
 
 class CohereProvider:
@@ -77,16 +77,19 @@ class CohereProvider:
         key, var = api_key(spec, KEY_ENVS)
         return Availability("ready") if key else missing_key(var)
 
-    async def _client(self, base_url: str, key: str, req: Request) -> cohere.AsyncClientV2:
-        timeout = (req.timeout_s, connect_timeout(req))
-
+    async def _client(self, base_url: str, key: str) -> cohere.AsyncClientV2:
         def build() -> tuple[cohere.AsyncClientV2, Closer]:
-            # Our own httpx client, so the connect timeout can differ from the read timeout.
+            import cohere
+
+            preload((*HTTPX_STACK, *_STREAM_MODULES))  # now, not while the answer is read
+            _event_types()
+            # Our own httpx client: no redirects, the wire clock's hooks, pooled connections kept alive.
+            # Timeouts are per request (_timeouts), so one client serves every comparison's settings.
             http = httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
                 follow_redirects=False,  # a redirect could carry the key and the prompt to another host
                 verify=ssl_context(),
                 event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx),
             )
             client = cohere.AsyncClientV2(
                 api_key=key,
@@ -97,18 +100,25 @@ class CohereProvider:
             )
             return client, http.aclose
 
-        return await self._clients.get((base_url, key, timeout), build)
+        return await self._clients.get((base_url, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        key, _ = api_key(spec, KEY_ENVS)
+        if key is not None:
+            await self._client(_base_url(spec), key)
 
     async def stream(self, spec: ModelSpec, req: Request) -> AsyncIterator[Event]:
         key = require_key(spec, KEY_ENVS)
-        base_url = (spec.base_url or env("CO_API_URL") or DEFAULT_BASE_URL).rstrip("/")
-        client = await self._client(base_url, key, req)
+        base_url = _base_url(spec)
+        client = await self._client(base_url, key)
         answer = _Answer(secrets=[key])
         yield Sent()
         try:
             # The raw client: the SDK still builds the request and maps HTTP errors, but its event
             # loop would log and skip an unparseable event; ours stops there (see _events).
-            async with client.with_raw_response.chat_stream(**_params(spec, req)) as raw:
+            chat = client.with_raw_response.chat_stream(**_params(spec, req), request_options=_timeouts(req))
+            async with chat as raw:
                 async for event in _events(raw.response, answer.secrets):
                     text = answer.take(event)
                     if text:
@@ -126,6 +136,15 @@ class CohereProvider:
             yield event
 
 
+def _base_url(spec: ModelSpec) -> str:
+    return (spec.base_url or env("CO_API_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def _timeouts(req: Request) -> Any:
+    """The request's timeouts, connect apart: the SDK hands `timeout` to httpx as it is (typed float)."""
+    return {"timeout": httpx.Timeout(req.timeout_s, connect=connect_timeout(req))}
+
+
 def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": spec.model,
@@ -140,10 +159,12 @@ def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
     return params
 
 
-# The SDK's stream event classes by their `type`, so a bad event is named and checked against its own shape.
-_EVENT_TYPES: dict[str, type] = {
-    cls.model_fields["type"].default: cls for cls in typing.get_args(typing.get_args(V2ChatStreamResponse)[0])
-}
+@functools.cache
+def _event_types() -> dict[str, type]:
+    """The SDK's stream event classes by their `type`, so a bad event is named and checked against its own shape."""
+    from cohere import V2ChatStreamResponse
+
+    return {cls.model_fields["type"].default: cls for cls in typing.get_args(typing.get_args(V2ChatStreamResponse)[0])}
 
 
 async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator[Any]:
@@ -153,9 +174,13 @@ async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator
     answer that still reads as complete and is billed in full. An event kind the SDK does not know
     carries nothing we read and is passed over, as a newer server may add some.
     """
+    from cohere.core.http_sse import EventSource
+
+    done = False
     async for sse in EventSource(response).aiter_sse():
-        if sse.data == "[DONE]":
-            return
+        done = done or sse.data == "[DONE]"
+        if done:  # read on to the end of the body: a response closed unread takes its connection with it
+            continue
         if sse.data:
             event = _parse(sse, secrets)
             if event is not None:
@@ -163,18 +188,23 @@ async def _events(response: httpx.Response, secrets: list[str]) -> AsyncIterator
 
 
 def _parse(sse: ServerSentEvent, secrets: list[str]) -> Any:
+    from cohere.core.pydantic_utilities import parse_obj_as
+
+    types = _event_types()
     try:
         payload = json.loads(sse.data)
         kind = payload.get("type") if isinstance(payload, dict) else None
         if not isinstance(kind, str):
             raise ValueError("no event type")
-        return parse_obj_as(_EVENT_TYPES[kind], payload) if kind in _EVENT_TYPES else None
+        return parse_obj_as(types[kind], payload) if kind in types else None
     except ValueError as exc:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
         message = f"unparseable {sse.event} event: {_reason(exc)}"
         raise errs.make(MalformedResponse, message, secrets=secrets) from exc
 
 
 def _reason(exc: ValueError) -> str:
+    import pydantic
+
     if isinstance(exc, pydantic.ValidationError) and exc.errors():
         first = exc.errors()[0]
         return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
@@ -200,7 +230,7 @@ class _Answer:
         if event.type == "message-start":
             self.generation_id = event.id
         elif event.type == "message-end":
-            self.end = event.delta or ChatMessageEndEventDelta()
+            self.end = event.delta or _empty_end_delta()
             if self.end.error or self.end.finish_reason == "ERROR":
                 detail = self.end.error or "finish_reason ERROR"
                 raise errs.make(ServerError, f"Cohere reported an error mid-stream: {detail}", secrets=self.secrets)
@@ -216,6 +246,12 @@ class _Answer:
         out.append(Finish(_FINISH.get(finish, finish.lower())))
         out.append(Meta(request_id=self.generation_id, extra=extra))
         return out
+
+
+def _empty_end_delta() -> Any:
+    from cohere import ChatMessageEndEventDelta
+
+    return ChatMessageEndEventDelta()
 
 
 def _int(value: Any) -> int | None:
@@ -250,6 +286,9 @@ def _message(body: Any, fallback: str) -> str:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
+    from cohere.core.api_error import ApiError
+    from cohere.core.http_sse import SSEError
+
     if isinstance(exc, ApiError) and exc.status_code is not None:
         message = _message(exc.body, f"HTTP {exc.status_code}")
         return errs.from_status(exc.status_code, message, headers=exc.headers, secrets=secrets)

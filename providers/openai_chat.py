@@ -23,14 +23,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import httpx2
-import openai
-import pydantic
-from openai import AsyncOpenAI
-from openai._base_client import get_platform
 
 from providers import _http_errors as errs
 from providers import wire_clock
@@ -43,7 +39,9 @@ from providers._support import (
     api_key,
     connect_timeout,
     env,
+    fingerprint,
     missing_key,
+    pool_limits,
     preload,
     require_key,
     ssl_context,
@@ -66,12 +64,13 @@ from providers.base import (
 )
 from providers.conversation import chat_messages
 
+if TYPE_CHECKING:  # the SDK itself is imported when a client is built (warm_up): check() never pays for it
+    from openai import AsyncOpenAI
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "sk-no-key-required"
 KEY_ENVS = ("OPENAI_API_KEY",)
 _FINISH = {"function_call": "tool_calls"}
-
-preload(HTTPX2_STACK)
 
 
 class OpenAIChatProvider:
@@ -110,16 +109,30 @@ class OpenAIChatProvider:
 
     async def _client(self, base_url: str, key: str) -> AsyncOpenAI:
         def build() -> tuple[AsyncOpenAI, Closer]:
+            import openai
+            from openai._base_client import get_platform
+
+            preload(HTTPX2_STACK)
             # No redirects: a 307 to another host would carry the key and the prompt there.
             http = openai.DefaultAsyncHttpxClient(
-                verify=ssl_context(), follow_redirects=False, event_hooks=wire_clock.event_hooks()
+                verify=ssl_context(),
+                follow_redirects=False,
+                event_hooks=wire_clock.event_hooks(),
+                limits=pool_limits(httpx2),
             )
-            client = AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
+            client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=http)
             _ = client.chat.completions  # lazy resource imports happen now, not after Sent
             warm_stainless(client, get_platform)
             return client, client.close
 
-        return await self._clients.get((base_url, key), build)
+        return await self._clients.get((base_url, fingerprint(key)), build)
+
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Build the client a call to `spec` will use (SDK imports included) before the runner's clock starts."""
+        base_url = self._base_url(spec)
+        key = PLACEHOLDER_KEY if self._keyless(spec) else api_key(spec, KEY_ENVS)[0]
+        if base_url is not None and key is not None:
+            await self._client(base_url, key)
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
@@ -186,10 +199,11 @@ class OpenAIChatProvider:
             error.request_id = error.request_id or (headers.get("x-request-id") if headers is not None else None)
             raise error from exc
 
-        if finish is None:
+        if finish is None:  # the response headers still name the request, for the provider's support
+            rid = errs.request_id(headers) or chunk_id
             if text_started:
-                raise StreamInterrupted("the stream ended without a finish reason")
-            raise MalformedResponse("the stream ended without any answer")
+                raise StreamInterrupted("the stream ended without a finish reason", request_id=rid)
+            raise MalformedResponse("the stream ended without any answer", request_id=rid)
         if usage is not None:
             yield _usage(usage)
         yield Finish(_FINISH.get(finish, finish))
@@ -226,6 +240,9 @@ def _message_and_code(body: Any, fallback: str) -> tuple[str, str | None]:
 
 
 def _map_error(exc: Exception, *, text_started: bool, where: str, secrets: list[str]) -> ProviderError:
+    import openai
+    import pydantic
+
     if isinstance(exc, openai.APIStatusError):
         message, code = _message_and_code(exc.body, exc.message)
         return errs.from_status(

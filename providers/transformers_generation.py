@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from providers.base import (
     Request,
     Sent,
     ServerError,
-    Status,
     TextDelta,
     Unsupported,
     Usage,
@@ -34,7 +34,6 @@ from providers.conversation import chat_messages, check_context, completion_prom
 if TYPE_CHECKING:
     from providers.transformers_local import LocalModel
 
-_LOCK_POLL_S = 0.01  # how often a waiting request retries the model's generation lock
 _encode_lock = threading.Lock()  # fast tokenizers may not be mutated concurrently; encoding is ms
 
 
@@ -124,16 +123,39 @@ class _Sampler:
         return self
 
 
+# A control marker among a tokenizer's added tokens that are not flagged special: `<start_of_image>`,
+# `<end_of_image>` (snake_case in angle brackets) or `[multimodal]`. Gemma's GGUF marks these
+# "user defined", like its real text tokens (runs of newlines, `<table>`, `<td>`), so only their
+# shape tells them apart; a base model emits them, and they are not text.
+_MARKER = re.compile(r"<[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+>|\[[A-Za-z_]+\]")
+
+
+@functools.lru_cache(maxsize=32)
+def _marker_ids(tokenizer: Any) -> frozenset[int]:
+    """Ids of the tokenizer's control markers that skip_special_tokens leaves in (see _MARKER)."""
+    added = getattr(tokenizer, "added_tokens_decoder", {})
+    return frozenset(i for i, t in added.items() if not t.special and _MARKER.fullmatch(t.content))
+
+
 @functools.cache
 def _queue_streamer_class() -> type:
     from transformers import TextStreamer
 
     class QueueStreamer(TextStreamer):
-        """TextStreamer's decoding (whole words, no special tokens), handed to a callback."""
+        """TextStreamer's decoding (whole words, no special tokens, no control markers), handed to a callback."""
 
         def __init__(self, tokenizer: Any, push: Any) -> None:
             super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
             self._push = push
+            self._markers = _marker_ids(tokenizer)
+
+        def put(self, value: Any) -> None:
+            if self._markers and not self.next_tokens_are_prompt:  # generated ids, not the prompt
+                kept = [i for i in value.reshape(-1).tolist() if i not in self._markers]
+                if not kept:
+                    return
+                value = value.new_tensor(kept)
+            super().put(value)
 
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
             if text:
@@ -183,11 +205,9 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
     The generate thread releases the lock when it ends, so a closed stream frees the model only
     once the thread has really stopped.
     """
-    if not loaded.lock.acquire(blocking=False):
-        what = "the CPU" if loaded.device == "cpu" else "the GPU"
-        yield Status(f"waiting for {what}: local models take turns so each is timed fairly")
-        while not loaded.lock.acquire(blocking=False):  # polled: a cancelled wait holds nothing
-            await asyncio.sleep(_LOCK_POLL_S)
+    device = "the CPU" if loaded.device == "cpu" else "the GPU"
+    async for status in loaded.lock.take(f"{loaded.label or loaded.folder.name} is generating", device=device):
+        yield status
     thread: threading.Thread | None = None
     stop = _StopFlag()
     try:

@@ -6,8 +6,9 @@ of the very same weights. Where weights come from (packages, GGUF conversion, th
 
 - one loaded copy per (weights, precision) per process, shared by every thread and session;
   concurrent first requests load it once;
-- one generation at a time across all loaded copies: they share the CPU, and timing one model while
-  another generates would misreport both (a request that waits says so, and the wait is queue time);
+- one CPU turn (hf_lock.CPU_TURN) for loading and generating, across all models in the process: timing
+  one model while another loads or generates would misreport both (a request that waits says what it
+  waits for, and the wait is queue time; its TTFT starts at its own Sent);
 - text streams from `model.generate` running on a worker thread; cancelling the stream stops
   that thread at the next token and joins it;
 - usage is counted exactly from the token ids (prompt ids in, generated ids out).
@@ -52,7 +53,7 @@ from providers.base import (
     Status,
     Unsupported,
 )
-from providers.hf_lock import CPU_TURN, LOAD_LOCK
+from providers.hf_lock import CPU_TURN, LOAD_LOCK, CpuTurn, import_stack
 from providers.local_device import current_device, device_label, device_problem, load_kwargs
 from providers.local_weights import Weights, locate, parameter_count
 from providers.transformers_generation import _check_context, _encode, _encode_lock, _generate, _validate
@@ -72,20 +73,16 @@ class LocalModel:
     load_s: float  # seconds the load took (conversion included, if this load converted)
     memory_bytes: int  # model.get_memory_footprint()
     device: str = "cpu"  # "cpu" or "cuda:<index>": where the weights are and the input ids go
-    lock: threading.Lock = field(default_factory=lambda: _CPU_TURN, repr=False)
+    label: str = ""  # who generates, in the waiting models' messages: the catalog id that loaded it
+    lock: CpuTurn = field(default_factory=lambda: _CPU_TURN, repr=False)
 
 
 _registry_lock = threading.Lock()
-# In-process models share this machine's cores: they take turns generating, so one model's
-# tokens/s is never depressed by another generating at the same time (the wait shows as queue
-# time, not TTFT). Remote models still run concurrently.
-_CPU_TURN = CPU_TURN  # shared with providers.llamacpp_local (hf_lock.py)
+_CPU_TURN = CPU_TURN  # loading and generating, shared with llamacpp_local and the embedder (hf_lock.py)
 _models: dict[tuple[str, str], LocalModel] = {}
 _tokenizers: dict[str, Any] = {}
 _key_locks: dict[tuple[str, ...], threading.Lock] = {}
-# Loads and first imports run one at a time: torch and transformers import lazily, and two threads
-# importing them at once see half-initialised modules ("cannot import name ... partially
-# initialized module"). Loading is CPU- and disk-bound, so serialising it costs little.
+# Loads and first imports run one at a time: two threads importing torch at once see half-initialised modules.
 _load_lock = LOAD_LOCK  # process-wide, shared with the embedding model (see hf_lock.py)
 
 
@@ -130,11 +127,19 @@ class TransformersProvider:
 
     # ---- loading ------------------------------------------------------------------------------
 
+    async def warm_up(self, spec: ModelSpec, req: Request) -> None:
+        """Import torch and transformers (seconds, once per process) before the runner's clock starts."""
+        await asyncio.to_thread(import_stack)
+
     def load(self, spec: ModelSpec) -> LocalModel:
         """Load (or return the already loaded) model at spec.precision; blocking. Warms the cache."""
         precision = spec.precision or "fp32"
         _refuse_precision(precision)
-        return _get_or_load(locate(spec), precision)
+        weights = locate(spec)
+        if (loaded := _peek(weights, precision)) is not None:
+            return loaded
+        with _CPU_TURN.hold(f"{spec.display_id} is loading"):  # never beside a generation, as in stream()
+            return _get_or_load(weights, precision, spec.display_id)
 
     def unload(self, spec: ModelSpec) -> bool:
         """Drop the process-wide copy at spec.precision (a running generation keeps its reference)."""
@@ -176,11 +181,17 @@ class TransformersProvider:
             weights = locate(spec)
             loaded = _peek(weights, precision)
             load_s = 0.0
-            if loaded is None:
-                yield Status(f"loading {spec.model} at {precision} (first use)…")
+            if loaded is None:  # loading takes the CPU turn, as generating does: wait for it, saying for whom
+                async for status in _CPU_TURN.take(f"{spec.display_id} is loading"):
+                    yield status
+                try:
+                    yield Status(f"loading {spec.model} at {precision} (first use)…")
+                except BaseException:  # closed here: the turn is still ours to give back
+                    _CPU_TURN.release()
+                    raise
                 started = time.perf_counter()
-                await asyncio.to_thread(_refuse_precision, precision)
-                loaded = await asyncio.to_thread(_get_or_load, weights, precision)
+                name = f"bakeoff-load[{spec.display_id}]"
+                loaded = await _CPU_TURN.hand_over(_checked_load, weights, precision, spec.display_id, name=name)
                 load_s = time.perf_counter() - started
             input_ids = await asyncio.to_thread(_encode, loaded.tokenizer, spec, req)
             _check_context(spec, loaded, req, int(input_ids.shape[1]))
@@ -292,8 +303,13 @@ def _peek(weights: Weights, precision: str) -> LocalModel | None:
         return _models.get((weights.key, precision))
 
 
-def _get_or_load(weights: Weights, precision: Precision) -> LocalModel:
-    """The shared copy, loading it once even when several threads ask at the same time."""
+def _checked_load(weights: Weights, precision: Precision, label: str) -> LocalModel:
+    _refuse_precision(precision)
+    return _get_or_load(weights, precision, label)
+
+
+def _get_or_load(weights: Weights, precision: Precision, label: str) -> LocalModel:
+    """The shared copy, loaded once even when several threads ask at the same time. The caller holds the CPU turn."""
     key = (weights.key, precision)
     loaded = _peek(weights, precision)
     if loaded is not None:
@@ -303,6 +319,7 @@ def _get_or_load(weights: Weights, precision: Precision) -> LocalModel:
         if loaded is None:
             try:
                 loaded = _load(weights, precision)
+                loaded.label = label
             except ProviderError:
                 raise
             except Exception as exc:

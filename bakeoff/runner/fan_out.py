@@ -20,6 +20,7 @@ from bakeoff.runner.attempts import OnUpdate, RetryPolicy, run_one
 from bakeoff.runner.finalize import finalize
 from bakeoff.runner.rate_limit import Limiters
 from bakeoff.runner.validation import InvalidRun, limit, validate
+from providers import registry
 from providers.base import ModelSpec, Request
 
 __all__ = [
@@ -99,6 +100,8 @@ async def fan_out(
             except Exception:  # a storage hiccup must not cost the other answers
                 log.exception("could not save result %s", res.result_id)
 
+    if results:  # SDK imports and clients first, not billed as any model's queue time (settings are per run)
+        await registry.warm_up(specs, to_request(run, results[0].model_ref))
     tasks = [asyncio.create_task(one(s, r), name=r.model_ref) for s, r in zip(specs, results, strict=True)]
     watcher = asyncio.create_task(_watch_cancel(cancel, tasks)) if cancel is not None else None
     try:

@@ -3,9 +3,10 @@
 A threaded stdlib server on 127.0.0.1 (ephemeral port) that the real SDKs talk to through their
 base URLs. Tests queue `Reply`s per (method, path); each request is recorded (path, query,
 headers, JSON body) so tests can assert what the SDK sent, and counted so they can prove that
-no SDK-level retry happened. Streams are written with chunked transfer encoding, so a
-`drop_after` reply looks to the client exactly like a connection lost mid-answer (an incomplete
-chunked body), not like a clean end of stream.
+no SDK-level retry happened; accepted TCP connections are counted too, to prove pooled reuse.
+Streams are written with chunked transfer encoding, so a `drop_after` reply looks to the client
+exactly like a connection lost mid-answer (an incomplete chunked body), not like a clean end of
+stream.
 
 The wire-protocol modules next to this one (openai_wire.py, ...) only build bodies and frames.
 """
@@ -67,6 +68,11 @@ _NOT_SCRIPTED = json_reply({"error": "no reply scripted for this path"}, status=
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    accepted = 0  # TCP connections accepted so far
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1  # the serving thread only: no lock needed
+        super().process_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client closing a kept-alive connection (or giving up mid-stream) is routine here.
@@ -94,6 +100,11 @@ class FakeServer:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far: a client that reuses its pool opens no new one."""
+        return self._httpd.accepted
 
     def start(self) -> FakeServer:
         self._thread.start()

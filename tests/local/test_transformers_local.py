@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from providers import registry
+from providers import transformers_generation as tg
 from providers import transformers_local as tl
 from providers.base import (
     PRECISIONS,
@@ -457,3 +458,79 @@ def test_embedder_loading_alongside_keeps_tied_weights():
     model = loaded.model
     assert model.lm_head.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     assert loaded.memory_bytes < 600e6  # 538 MB tied; an untied random head adds ~115 MB
+
+
+def test_a_load_takes_the_cpu_turn_and_the_model_that_waits_says_why(provider, smol, monkeypatch):
+    """First use of both bundled models: SmolLM2 once generated while Gemma was still loading (TTFT 3.55 s and
+    1.9 tok/s stored instead of 0.23 s and 13.6). Now it waits for the load, says so, and is sent after it."""
+    provider.unload(GEMMA)
+    spans: list[tuple[str, int, int]] = []
+    loading = threading.Event()
+
+    def timed(what: str, fn):
+        def run(*args, **kwargs):
+            started = time.perf_counter_ns()
+            loading.set()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spans.append((what, started, time.perf_counter_ns()))
+
+        return run
+
+    monkeypatch.setattr(tl, "_load", timed("load", tl._load))
+    monkeypatch.setattr(smol.model, "generate", timed("generate", smol.model.generate))
+    req = Request(prompt="What is the capital of France?", max_tokens=8, temperature=0)
+
+    async def stamped(spec: ModelSpec) -> list[tuple[int, Event]]:
+        return [(time.perf_counter_ns(), e) async for e in provider.stream(spec, req)]
+
+    async def both() -> list[list[tuple[int, Event]]]:
+        gemma = asyncio.create_task(stamped(GEMMA))
+        await asyncio.to_thread(loading.wait, 60)  # Gemma's load has begun
+        return list(await asyncio.gather(gemma, stamped(SMOL)))
+
+    gemma_events, smol_events = asyncio.run(both())
+    [(_, _, load_end)] = [s for s in spans if s[0] == "load"]
+    [(_, generate_start, _)] = [s for s in spans if s[0] == "generate"]
+    assert generate_start > load_end  # SmolLM2 never generated while Gemma loaded
+    waits = [e.message for _, e in smol_events if isinstance(e, Status)]
+    assert waits and "gemma-3-270m is loading" in waits[0], waits
+    [smol_sent] = [t for t, e in smol_events if type(e).__name__ == "Sent"]
+    assert smol_sent > load_end  # its clock starts once it has the turn: the load is nobody's TTFT
+    assert text_of([e for _, e in smol_events]).strip()
+    assert text_of([e for _, e in gemma_events]).strip()
+    assert only([e for _, e in gemma_events], Meta).load_s > 0
+
+
+def test_gemma_base_model_answers_without_control_markers(provider):
+    """Asked about a picture, base Gemma emits `<start_of_image>` ("user defined" in its GGUF, not special)."""
+    events = collect(provider, GEMMA, Request(prompt="Here is a picture of a cat:", max_tokens=6, temperature=0))
+    assert "<start_of_image>" not in text_of(events)
+    assert only(events, Usage).output_tokens == 6  # the markers were generated, and are counted; only not shown
+    loaded = provider.load(GEMMA)
+    pushed: list[str] = []
+    streamer = tg._queue_streamer_class()(loaded.tokenizer, pushed.append)
+    tok = loaded.tokenizer
+    prompt = tok("Cats", return_tensors="pt")["input_ids"]
+    text_ids = tok("<table> of cats\n\nand dogs", add_special_tokens=False)["input_ids"]
+    marker = tok.convert_tokens_to_ids("<start_of_image>")
+    streamer.put(prompt)
+    for token in [marker, *text_ids[:3], marker, *text_ids[3:], marker]:
+        streamer.put(prompt.new_tensor([token]))
+    streamer.end()
+    assert "".join(pushed) == "<table> of cats\n\nand dogs"  # markup and newlines are text: kept
+    provider.unload(GEMMA)
+
+
+def test_warm_up_imports_torch_and_transformers_and_loads_no_weights():
+    """The runner warms every provider before it stamps a model queued: the imports are nobody's queue time."""
+    code = (
+        "import asyncio, sys; from providers import registry; from providers.base import Request; "
+        "from tests.local.test_transformers_local import SMOL; "
+        "assert 'torch' not in sys.modules; asyncio.run(registry.warm_up([SMOL], Request(prompt='hi'))); "
+        "print('torch' in sys.modules, 'transformers' in sys.modules, registry.get('transformers').is_loaded(SMOL))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split("\n")[-2]
+    assert out == "True True False", out

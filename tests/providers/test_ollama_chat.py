@@ -14,7 +14,7 @@ from providers.base import (
 )
 from providers.ollama_chat import OllamaProvider
 from tests.fakes import ollama_wire as wire
-from tests.fakes.server import FakeServer, Reply, closed_port_url
+from tests.fakes.server import FakeServer, Reply, closed_port_url, json_reply
 from tests.providers.helpers import assert_order, run
 
 
@@ -143,3 +143,22 @@ def test_check_not_pulled_says_how_to_pull(fake: FakeServer) -> None:
 def test_check_server_down_is_unreachable() -> None:
     availability = OllamaProvider().check(spec(closed_port_url()))
     assert availability.state == "unreachable" and "ollama serve" in availability.detail
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "localhost:11500", "http://example.test", "https://example.test", "example.test:56789/path/",
+     "http://[0123:4567:89ab:cdef::1]:1234", "[::1]", "0.0.0.0"],
+)
+def test_the_probe_reads_a_host_as_the_sdk_does(host: str) -> None:
+    from ollama._client import _parse_host
+
+    from providers.ollama_chat import _url
+
+    assert _url(host) == _parse_host(host)
+
+
+def test_check_of_a_server_that_answers_an_error_is_unreachable(fake: FakeServer) -> None:
+    fake.on("GET", wire.TAGS_PATH, json_reply({"error": "ollama is restarting"}, status=503))
+    availability = OllamaProvider().check(spec(fake.url))
+    assert availability.state == "unreachable" and "HTTP 503: ollama is restarting" in availability.detail

@@ -195,10 +195,4 @@ FAULTS: list[Fault] = [
 PROVIDERS = list(WIRES)
 
 # Faults a provider does not yet handle as promised, with what goes wrong (the fault matrix expects these to fail).
-_NO_RID = "the error raised after the stream ends carries no request id, though the response headers had one"
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("openai", "clean end before the finish"): _NO_RID,
-    ("openai", "empty stream"): _NO_RID,
-    ("anthropic", "clean end before the finish"): _NO_RID,
-    ("anthropic", "empty stream"): _NO_RID,
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
