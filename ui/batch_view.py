@@ -14,7 +14,6 @@ from bakeoff.batch.results import EXPORT_FORMATS, aggregate_frame, cells_frame, 
 from bakeoff.batch.runner import Batch, BatchRefused, Progress, estimate_batch
 from bakeoff.catalog.config import Catalog
 from bakeoff.catalog.estimate import CostEstimate, check_budget
-from bakeoff.jobs.live_batch import LiveBatches
 from bakeoff.records import Params, Result
 from metrics.cost import format_usd
 from ui import state
@@ -24,11 +23,6 @@ from ui.sidebar import BADGE
 
 MIME = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 EXAMPLE = 'id,prompt,reference\nq1,What is the capital of France?,Paris\nq2,"What is 2+2? Answer with a number.",4\n'
-
-
-@st.cache_resource(show_spinner=False)
-def live_batches() -> LiveBatches:
-    return LiveBatches()
 
 
 # ---- input ------------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from bakeoff.catalog.config import Catalog
-from bakeoff.jobs.live import LiveRuns
+from bakeoff.jobs.registry import Jobs
+from bakeoff.jobs.runs import start_run
 from bakeoff.records import Params, Run
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import check_label, score_info
@@ -183,7 +184,7 @@ def confirm_delete(store: Store) -> None:
         b.button("Cancel", key="history_delete_no", on_click=lambda: st.session_state.pop(CONFIRM, None))
 
 
-def open_run(page: Page, store: Store, cat: Catalog, runs: LiveRuns) -> None:
+def open_run(page: Page, store: Store, cat: Catalog, jobs: Jobs) -> None:
     """The chosen run exactly as it was, with re-run and delete."""
     labels = [run_label(r) for r in page.rows]
     if not labels:
@@ -199,7 +200,7 @@ def open_run(page: Page, store: Store, cat: Catalog, runs: LiveRuns) -> None:
     a, b, _ = st.columns([2, 1, 3])
     if a.button("Re-run with the same settings", type="primary", key="history_rerun", icon=":material/replay:",
                 help="Starts a new run with this prompt, these models and settings, and opens it on Compare."):
-        rerun(run, cat, store, runs)
+        rerun(run, cat, store, jobs)
     b.button("Delete this run…", key="history_delete_one", on_click=ask_delete, args=([run.run_id],),
              icon=":material/delete:")
     st.subheader("Prompt")
@@ -221,7 +222,7 @@ def open_run(page: Page, store: Store, cat: Catalog, runs: LiveRuns) -> None:
     render_judgments(judgments, key="history")
 
 
-def rerun(run: Run, cat: Catalog, store: Store, runs: LiveRuns) -> None:
+def rerun(run: Run, cat: Catalog, store: Store, jobs: Jobs) -> None:
     """Start a new run with the same prompt, models and settings, then show it on Compare (settings prefilled)."""
     again = Run(
         prompt=run.prompt,
@@ -231,7 +232,7 @@ def rerun(run: Run, cat: Catalog, store: Store, runs: LiveRuns) -> None:
         assertions=list(run.assertions),
     )
     try:
-        runs.start(again, cat, store)
+        start_run(jobs, again, cat, store)
     except InvalidRun as exc:
         st.error(f"Could not re-run: {exc}")
         return

@@ -170,7 +170,14 @@ async def run_one(
     policy: RetryPolicy,
     notify: OnUpdate,
     limiter: RateLimiter | None = None,
+    gate: asyncio.Semaphore | None = None,
 ) -> Result:
+    """Call one model until it answers or the policy gives up; every failure ends up on `res`, never raised.
+
+    Each attempt first waits for its provider budget (`limiter`), then for a slot under the loop's cap of
+    calls in flight (`gate`), held only while the call is out: a call waiting for its rate limit or sleeping
+    before a retry takes no slot from another run.
+    """
     res.queued_ns = time.perf_counter_ns()
     res.status = "running"
     notify(res)
@@ -182,7 +189,11 @@ async def run_one(
             try:
                 if limiter is not None:  # every attempt, retries included, waits its turn
                     await limiter.acquire(request_tokens(spec, req))
-                await _attempt(spec, req, res, policy, notify)
+                if gate is None:
+                    await _attempt(spec, req, res, policy, notify)
+                else:
+                    async with gate:
+                        await _attempt(spec, req, res, policy, notify)
             except ProviderError as exc:
                 res.request_id = exc.request_id or res.request_id
                 entry = _log_attempt(res, exc)
