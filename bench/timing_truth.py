@@ -5,8 +5,10 @@
 Each wire protocol's fake (OpenAI SSE, Anthropic named-event SSE, Gemini alt=sse, Cohere v2 SSE,
 Ollama NDJSON) is scripted to write its first text D1 after the request arrives and each later
 text D2 after the previous one, one text per write. The real SDK, driven by Bakeoff's runner
-(`bakeoff.runner.fan_out.fan_out` on a fresh event loop per comparison, as the CLI and the dashboard do),
-reports TTFT and E2E; the error is measured minus scripted.
+(`bakeoff.runner.fan_out.fan_out` on the process's engine loop, bakeoff/runner/loop.py, as the CLI and the
+dashboard run it: one long-lived loop, so SDK clients and their connections are reused from one comparison
+to the next), reports TTFT and E2E; the error is measured minus scripted. The two baseline clients run on
+the same loop.
 
 What "truth" is: the scripted delays, counted from the moment the server has read the request.
 Bakeoff stamps on the wire (providers/wire_clock.py): "sent" when the HTTP stack has written the
@@ -41,6 +43,7 @@ from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
 from bakeoff.runner.engine import prepare
 from bakeoff.runner.fan_out import RetryPolicy, fan_out
+from bakeoff.runner.loop import engine
 from providers import registry, wire_clock
 from providers.base import ModelSpec, Request, Sent, TextDelta
 from tests.fakes import ollama_wire
@@ -129,7 +132,7 @@ def stamp(sample: Sample, srv: ServerProcess, wire: Wire) -> None:
 def via_runner(cat: Catalog, refs: list[str]) -> list[Sample]:
     run = Run(prompt="Say hi", model_refs=refs, params=Params(max_tokens=64, timeout_s=30), source="bench")
     specs = prepare(run, cat)
-    results = asyncio.run(fan_out(run, specs, cat, policy=RetryPolicy(max_attempts=1)))
+    results = engine().run(fan_out(run, specs, cat, policy=RetryPolicy(max_attempts=1)))
     out = []
     for r in results:
         if r.status != "ok" or r.output != "".join(TEXTS):
@@ -154,7 +157,7 @@ def via_provider(spec: ModelSpec) -> Sample:
                     last = wire.arrival(t)
         return Sample(wire.sent(sent), first, last, None)
 
-    return asyncio.run(go())
+    return engine().run(go())
 
 
 def via_socket(url: str, wire: Wire) -> Sample:
@@ -183,7 +186,7 @@ def via_socket(url: str, wire: Wire) -> Sample:
         writer.close()
         return Sample(sent, first, last, None)
 
-    return asyncio.run(go())
+    return engine().run(go())
 
 
 # ---- the experiments ----------------------------------------------------------------------
