@@ -3,6 +3,11 @@
 Every run, batch, judging and lab job of a process shares it, so what must be shared is (the cap of calls
 in flight, the rate limiters, the SDK clients and their connections), and nothing pays for a fresh loop per
 job. Any thread hands it a coroutine: `submit` for a job the caller polls, `run` to wait for the answer.
+
+The loop also remembers when its latest I/O poll returned (`polled_ns`). A transport built on an asyncio
+protocol (httpx's anyio backend is) hands a task only bytes that a poll's callbacks took off the socket, so
+they were in by then: when eight answers arrive together, each is stamped at that poll, not after the other
+seven SDKs have decoded theirs (bakeoff/runner/attempts.py; bench/timing_truth.py measures it).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -19,6 +25,22 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLEANUP_S = 5.0  # after Ctrl-C in `run`, how long the coroutine may take to record what it was doing
+
+
+class PollStampingLoop(asyncio.SelectorEventLoop):
+    """A selector loop that stamps (perf_counter_ns) the return of each I/O poll, before its callbacks run."""
+
+    polled_ns: int | None = None
+
+    def _process_events(self, event_list: list) -> None:  # called once per iteration, right after select()
+        self.polled_ns = time.perf_counter_ns()
+        super()._process_events(event_list)
+
+
+def polled_ns(loop: asyncio.AbstractEventLoop, now: int) -> int:
+    """The latest poll's stamp if the loop keeps one and it is not after `now`, else `now`."""
+    polled = getattr(loop, "polled_ns", None)
+    return polled if polled is not None and polled <= now else now
 
 
 class EngineLoop:
@@ -36,7 +58,7 @@ class EngineLoop:
         with self._lock:
             if self._loop is None or self._thread is None or not self._thread.is_alive():
                 ready = threading.Event()
-                loop = asyncio.new_event_loop()
+                loop = PollStampingLoop()
                 self._thread = threading.Thread(target=self._serve, args=(loop, ready), name=self._name, daemon=True)
                 self._thread.start()
                 ready.wait()

@@ -1,10 +1,13 @@
-"""The engine loop and the one Jobs registry: every job on the process's loop, failures kept, one at a time."""
+"""The engine loop and the one Jobs registry: every job on the process's loop, failures kept, one at a time;
+the loop's poll stamps."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from bakeoff.jobs.registry import Job, Jobs
 from bakeoff.jobs.runs import RunJob, start_run
 from bakeoff.records import Run
-from bakeoff.runner.loop import EngineLoop, engine
+from bakeoff.runner.loop import EngineLoop, PollStampingLoop, engine, polled_ns
 from tests.conftest import scripted_catalog
 
 
@@ -127,3 +130,29 @@ def test_run_on_the_loop_itself_is_refused():
 
     with pytest.raises(RuntimeError, match="await the coroutine instead"):
         loop.run(nested())
+
+
+def test_the_engine_loop_stamps_each_poll_so_a_read_is_never_billed_another_models_decoding():
+    loop = PollStampingLoop()
+    left, right = socket.socketpair()
+
+    async def main() -> tuple[int, int, int, int]:
+        reader, _ = await asyncio.open_connection(sock=left)  # a protocol, as httpx's anyio backend reads
+        written = time.perf_counter_ns()
+        right.send(b"text")
+        assert await reader.read(16) == b"text"
+        time.sleep(0.05)  # another model's SDK decoding its chunk in the same loop turn
+        now = time.perf_counter_ns()
+        stamp = polled_ns(loop, now)
+        await asyncio.sleep(0)
+        return written, stamp, now, loop.polled_ns
+
+    try:
+        written, stamp, now, next_poll = loop.run_until_complete(main())
+    finally:
+        loop.close()
+        left.close()
+        right.close()
+    assert written <= stamp <= now - 50_000_000  # after the bytes were sent, before the decoding
+    assert next_poll > now  # every turn polls again
+    assert polled_ns(asyncio.new_event_loop(), now) == now  # a plain loop: the caller's own stamp
