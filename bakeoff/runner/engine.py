@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from bakeoff.catalog.config import Catalog, UnknownModel, resolve
 from bakeoff.records import Result, Run
@@ -47,12 +48,14 @@ async def execute(
     on_update: OnUpdate | None = None,
     cancel: threading.Event | None = None,
     policy: RetryPolicy = RetryPolicy(),
+    on_answers: Callable[[list[Result]], None] | None = None,
 ) -> list[Result]:
     """Save the run, each result as it lands and the run's status, then score the answers and save the scores.
 
     Every save goes to the store's writer thread (bakeoff/runner/store_writes.py), in order, so none stalls the
     models still streaming. Scores come last, so no answer and no status waits for the embedder; it starts
-    loading now, in the background, when the run will want it, and is usually ready when the answers are in.
+    loading now, in the background, when the run will want it, and is often ready when the answers are in.
+    `on_answers(results)` is called once the answers are in and saved, before scoring (the CLI prints them).
     """
     results = (
         results if results is not None else [new_result(run, r, s) for r, s in zip(run.model_refs, specs, strict=False)]
@@ -88,6 +91,8 @@ async def execute(
         raise
     stopped = cancel is not None and cancel.is_set()
     await _close(run, store, stopped)  # the answers are in and saved: History shows the run finished
+    if on_answers is not None:
+        on_answers(out)
     await _score(run, out, store, on_update)
     if _status(run, stopped) != run.status:  # a score save failed, or saved what an answer save had not
         await _close(run, store, stopped)

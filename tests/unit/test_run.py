@@ -282,3 +282,36 @@ def test_one_answer_without_a_reference_never_loads_the_embedder(scripted, store
     scoring.EMBEDDER.reset(lambda: loads.append(1))
     go(scripted_catalog(a={"chunks": ["x"]}), ["a"], store=store)
     assert loads == []
+
+
+def test_cli_prints_the_answers_before_the_embedder_has_loaded_then_the_scores(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from bakeoff import cli, run_cli
+    from bakeoff.runner import scoring
+    from tests.fakes import embedding
+
+    printed = threading.Event()
+    real_print = run_cli._print_answers
+
+    def print_answers(run, results):
+        real_print(run, results)
+        printed.set()
+
+    def loader():  # the embedder finishes loading only once the answers are out
+        assert printed.wait(10), "the answers waited for the embedder"
+        return embedding.load()
+
+    monkeypatch.setattr(run_cli, "_print_answers", print_answers)
+    scoring.EMBEDDER.reset(loader)
+    models = {m: {"provider": "scripted", "model": m, "kind": "commercial", "options": {"chunks": [f"{m} says hi"]}}
+              for m in ("alpha", "beta")}
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump({"models": models}))
+    (tmp_path / "pricing.yaml").write_text("prices: {}\n")
+    monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
+    monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
+    code = cli.main(["--db", str(tmp_path / "c.db"), "run", "--prompt", "Hi?", "--model", "alpha", "--model", "beta"])
+    out = capsys.readouterr().out
+    assert code == 0 and printed.is_set()
+    assert out.index("== alpha [ok]") < out.index("== beta [ok]") < out.index("== alpha · scores")
+    assert "agreement" in out.split("== alpha · scores")[1]
