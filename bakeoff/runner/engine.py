@@ -53,15 +53,15 @@ async def execute(
     """Save the run, each result as it lands and the run's status, then score the answers and save the scores.
 
     Every save goes to the store's writer thread (bakeoff/runner/store_writes.py), in order, so none stalls the
-    models still streaming. Scores come last, so no answer and no status waits for the embedder; it starts
-    loading now, in the background, when the run will want it, and is often ready when the answers are in.
+    models still streaming. Scores come last, so no answer and no status waits for the embedder; when the run
+    will want it, it starts loading in the background as soon as every request is out, overlapping the calls.
     `on_answers(results)` is called once the answers are in and saved, before scoring (the CLI prints them).
     """
     results = (
         results if results is not None else [new_result(run, r, s) for r, s in zip(run.model_refs, specs, strict=False)]
     )
     if scoring.wants_embedder(run, len(specs)):
-        scoring.EMBEDDER.warm()
+        on_update = _warm_once_sent(results, on_update)
     if store is not None:
         await write(store.save_run, run)
     saves: list[asyncio.Future[None]] = []
@@ -97,6 +97,24 @@ async def execute(
     if _status(run, stopped) != run.status:  # a score save failed, or saved what an answer save had not
         await _close(run, store, stopped)
     return out
+
+
+def _warm_once_sent(results: list[Result], on_update: OnUpdate | None) -> OnUpdate:
+    """on_update that also starts loading the embedder once every request is out (or its model done).
+
+    Not before: building requests and importing SDKs is CPU work the load would slow down on a small
+    machine; from then on the calls mostly wait on the network, and the load overlaps that wait.
+    """
+    pending = [True]
+
+    def update(res: Result) -> None:
+        if pending[0] and all(r.sent_ns is not None or r.done for r in results):
+            pending[0] = False
+            scoring.EMBEDDER.warm()
+        if on_update is not None:
+            on_update(res)
+
+    return update
 
 
 def _status(run: Run, stopped: bool) -> str:

@@ -10,7 +10,8 @@ Every answer that finished (status ok) gets:
     share of the checks that ran which passed (a check that could not run, e.g. a broken regex, is
     reported in `checks` and left out of the share).
 Embeddings come from the bundled all-MiniLM-L6-v2, loaded lazily once per process, on a background thread
-as soon as a run that will want it starts (LazyEmbedder.warm), so the load overlaps the calls. If it cannot be
+as soon as every request of a run that will want it is out (LazyEmbedder.warm), so the load overlaps the
+calls without slowing their start (SDK imports, request builds). If it cannot be
 loaded, or BAKEOFF_EMBEDDINGS=off, the embedding scores are skipped and `score_notes` says why; a metric
 that fails is skipped with a note too. Scoring never fails a run.
 """

@@ -246,7 +246,7 @@ def test_saves_run_off_the_loop_in_order_and_the_status_comes_before_the_scores(
     ]
 
 
-def test_answers_and_status_do_not_wait_for_the_embedder_which_starts_loading_with_the_run(scripted, store):
+def test_answers_and_status_do_not_wait_for_the_embedder_which_loads_while_the_models_answer(scripted, store):
     from bakeoff.jobs.registry import Jobs
     from bakeoff.jobs.runs import start_run
     from bakeoff.runner import scoring
@@ -263,7 +263,7 @@ def test_answers_and_status_do_not_wait_for_the_embedder_which_starts_loading_wi
     scoring.EMBEDDER.reset(slow_loader)
     cat = scripted_catalog(a={"chunks": ["Paris"], "first_delay": 1.0}, b={"chunks": ["Lyon"], "first_delay": 1.0})
     job = start_run(Jobs(), Run(prompt="Capital?", model_refs=["a", "b"]), cat, store)
-    assert loading.wait(10) and closed_when_loading == [0]  # loading while the models are still answering
+    assert loading.wait(10) and closed_when_loading == [0]  # loading once both requests are out, before answers
     deadline = time.monotonic() + 20
     while (found := store.get_run(job.run.run_id)) is None or found[0].status != "done":
         assert time.monotonic() < deadline, "the run's status waited for the embedder"
