@@ -123,7 +123,7 @@ def between_repeats() -> None:
     st.caption("Starting the next repeat…")
 
 
-# Scoring is CPU work on the run's thread: poll gently, since every rerun competes with it for the GIL
+# Scoring is CPU work on a worker thread: poll gently, since every rerun competes with it for the GIL
 # (a 4 Hz poll made the first embedder load take minutes instead of seconds).
 @st.fragment(run_every=1.0)
 def scoring_cards(run_id: str) -> None:
