@@ -1,4 +1,5 @@
-"""Batch: a prompt set × several models × repeats, at each provider's rate limit; aggregates with CIs."""
+"""Batch: a prompt set (or a test suite) × several models × repeats, at each provider's rate limit; aggregates with
+CIs, and for a suite a pass/fail grid and prompt variants compared."""
 
 import streamlit as st
 
@@ -16,6 +17,7 @@ from ui.batch_view import (
 )
 from ui.estimate_view import md_dollars
 from ui.local_compute import effective_catalog
+from ui.planner_view import render_planner
 
 cat = effective_catalog(state.catalog())
 store = state.store()
@@ -130,9 +132,12 @@ elif batch_id or past:
         if batch.note:
             st.caption(md_dollars(batch.note))
         cached = live.outcome.cached if live is not None and live.outcome is not None and shown == batch_id else set()
-        render_results(batch, batch_results(store, batch.batch_id), cached)
+        results = batch_results(store, batch.batch_id)
+        render_results(batch, results, cached)
+        render_planner(batch, results)
 else:
     st.info(
-        "Upload or paste a prompt set (`prompt` column, optional `system`, `reference`, `id`), pick models in "
-        "the sidebar and press **Start**. Each cell is saved as it lands: stop any time and resume later."
+        "Upload or paste a prompt set (`prompt` column, optional `system`, `reference`, `id`) or a YAML test suite "
+        "(`prompts` with `{{variables}}`, `tests` with `vars` and `assert` checks), pick models in the sidebar and "
+        "press **Start**. Each cell is saved as it lands: stop any time and resume later."
     )

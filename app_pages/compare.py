@@ -1,6 +1,7 @@
-"""Compare: one prompt, several models, answers side by side as they stream; then score, vote and judge."""
+"""Compare: one prompt, several models, answers side by side as they stream; then score, vote, judge and follow up."""
 
 import datetime as dt
+from functools import partial
 
 import streamlit as st
 
@@ -9,7 +10,7 @@ from bakeoff.jobs.runs import RunJob, start_run
 from bakeoff.records import Run
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
-from ui import state, votes
+from ui import conversation_view, state, votes
 from ui.cards import render_cards
 from ui.estimate_view import budget_setting, estimate, md_dollars, render_estimate
 from ui.local_compute import effective_catalog
@@ -92,11 +93,22 @@ if right.button("Stop", key="compare_stop", disabled=not running, icon=":materia
     st.toast("Stopping…")
 
 
-def _cards(run_id: str, results: list) -> None:
-    if run_id in st.session_state.get(votes.BLIND_RUNS, set()):
-        render_cards(votes.blind_order(results, run_id), aliases=votes.blind_aliases(results, run_id))
+def _cards(run: Run, results: list) -> None:
+    conversation_view.render_turn_header(run)
+    threads = conversation_view.threads_for(store, run)
+    if run.run_id in st.session_state.get(votes.BLIND_RUNS, set()):
+        shown, aliases = votes.blind_order(results, run.run_id), votes.blind_aliases(results, run.run_id)
+        render_cards(shown, aliases=aliases, threads=threads)
     else:
-        render_cards(results)
+        render_cards(results, threads=threads)
+
+
+def _started(run: Run) -> None:
+    """A follow-up turn started (in the button's callback): show it, blind if the sidebar says so."""
+    st.session_state["compare_run_id"] = run.run_id
+    st.session_state.pop("compare_series_id", None)
+    if blind:
+        votes.started_blind(run.run_id)
 
 
 def _repeat_caption() -> None:
@@ -111,7 +123,7 @@ def live_cards(run_id: str) -> None:
         st.rerun()
     _repeat_caption()
     render_unsaved(current.run)
-    _cards(run_id, current.snapshot())
+    _cards(current.run, current.snapshot())
 
 
 @st.fragment(run_every=0.5)
@@ -132,7 +144,7 @@ def scoring_cards(run_id: str) -> None:
         st.rerun()
     _repeat_caption()
     render_unsaved(current.run)
-    _cards(run_id, current.snapshot())
+    _cards(current.run, current.snapshot())
     st.caption("Scoring the answers (quality metrics)…")
 
 
@@ -158,7 +170,12 @@ if run_id:
             if series is not None and series.total > 1:
                 st.caption(f"Showing repeat {len(series.started())} of {series.total} (the latest); all repeats are "
                            "summarised below and saved in History.")
-            render_compare(run, results, cat, store, key="compare", stored=found is not None)
+            conversation_view.render_turn_header(run)
+            one = series is None or series.total == 1  # a follow-up continues one conversation, not repeats
+            followup = partial(conversation_view.render_followup, run, results, cat, store, jobs, cap=cap,
+                               on_start=_started) if one else None
+            render_compare(run, results, cat, store, key="compare", stored=found is not None,
+                           threads=conversation_view.threads_for(store, run), followup=followup)
         if series is not None and len(series.started()) > 1:
             render_repeats(store.results_for(series.started()), len(series.started()), key="compare")
 else:

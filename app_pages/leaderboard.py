@@ -1,11 +1,12 @@
-"""Leaderboard: Bradley-Terry ratings from every human vote, and separately from judge verdicts."""
+"""Leaderboard: Bradley-Terry ratings from every human vote, Plackett-Luce ratings from every human ranking,
+and Bradley-Terry again from judge verdicts."""
 
 import streamlit as st
 
 from bakeoff import leaderboard
 from bakeoff.judging import pairwise_votes
 from ui import state
-from ui.leaderboard_view import render_board
+from ui.leaderboard_view import render_board, render_ranking_board
 
 store = state.store()
 st.title("Leaderboard")
@@ -17,14 +18,31 @@ st.caption(
 )
 
 st.header("Human votes")
-blind_only = st.toggle("Blind votes only", key="leaderboard_blind_only",
-                       help="Count only votes cast while the model names were hidden.")
+blind_only = st.toggle("Blind votes and rankings only", key="leaderboard_blind_only",
+                       help="Count only votes and rankings made while the model names were hidden.")
 human = leaderboard.as_triples(store.list_votes(blind_only=blind_only))
 if human:
     render_board(human, key="leaderboard_human")
 else:
     st.info("No votes yet: run a comparison on the Compare page and vote on each pair of answers "
             "(turn on **Blind mode** in its sidebar for unbiased votes). Every vote lands here.")
+
+st.header("Human rankings (Plackett-Luce)")
+st.caption(
+    "Plackett-Luce reads a ranking as successive choices — the best of all the answers, then the best of the "
+    "rest — so one ranking of n answers holds all its n(n-1)/2 pair preferences, and the places count too. "
+    "Both boards are on the same Elo scale (400 points = 10:1 odds of being preferred), with the same ranks "
+    f"and provisional rules; intervals come from {leaderboard.RANKING_ROUNDS} rounds of resampled rankings. "
+    "They disagree when they rest on different runs, when pair votes hold ties or 'both bad' (a ranking has "
+    "none), when pair preferences go round in a circle (A over B over C over A fits no ranking), or on places: with "
+    "the same pair record, an answer always in the middle outrates one that swings between first and last."
+)
+ranked = leaderboard.as_orders(store.list_rankings(blind_only=blind_only))
+if ranked:
+    render_ranking_board(ranked, key="leaderboard_rankings")
+else:
+    st.info("No rankings yet: run 3 or more models on the Compare page and put their answers in order under "
+            "**Or rank them all** (blind mode hides the names until you save). Every ranking lands here.")
 
 st.header("LLM judge (pairwise verdicts)")
 judged = store.list_judgments(mode="pairwise")

@@ -17,6 +17,7 @@ from typing import Any
 
 from bakeoff import run_cli
 from bakeoff.batch import cli as batch_cli
+from bakeoff.batch import gate_cli
 from bakeoff.catalog import prices_import, prices_import_report, prices_import_write
 from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.catalog.env import load_env
@@ -30,8 +31,9 @@ from bakeoff.judging import (
     parse_rate,
 )
 from bakeoff.records import Judgment
+from bakeoff.report import cli as report_cli
 from bakeoff.store import export
-from bakeoff.store.store import Store, url_for_path
+from bakeoff.store.store import Store, open_for_cli
 from metrics.cost import format_usd
 from metrics.judge import DEFAULT_CRITERIA, JUDGE_MAX_TOKENS
 from providers import registry
@@ -45,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run_cli.add_parser(sub)
     _judge_parser(sub)
     batch_cli.add_parser(sub)
+    gate_cli.add_parser(sub)
     _export_parser(sub)
+    report_cli.add_parser(sub)
     _prices_parser(sub)
     return p
 
@@ -105,7 +109,7 @@ def _prices_parser(sub: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(url_for_path(args.db) if args.db else None)
+    return open_for_cli(args.db)
 
 
 def model_rows(catalog: Catalog) -> list[dict[str, Any]]:
@@ -278,12 +282,22 @@ def _batch(args: argparse.Namespace, catalog: Catalog) -> int:
     return batch_cli.command(args, catalog, _store(args))
 
 
+def _gate(args: argparse.Namespace, catalog: Catalog) -> int:
+    return gate_cli.command(args, catalog, _store(args))
+
+
+def _report(args: argparse.Namespace, catalog: Catalog) -> int:
+    return report_cli.command(args, _store(args))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Catalog], int]] = {
     "models": _models,
     "run": _run,
     "judge": _judge,
     "batch": _batch,
+    "gate": _gate,
     "export": _export,
+    "report": _report,
     "prices": _prices_import,
 }
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any, Literal
 
 from metrics.assertions import Assertion
+from providers.base import Turn
 
 Status = Literal["queued", "running", "ok", "error", "interrupted", "timeout", "cancelled"]
 FINAL: frozenset[str] = frozenset({"ok", "error", "interrupted", "timeout", "cancelled"})
@@ -47,6 +49,15 @@ class Run:
     status: Literal["running", "done", "cancelled", "interrupted", "unsaved"] = "running"
     source: str = "ui"  # ui | cli | batch
     unsaved: dict[str, str] = field(default_factory=dict)  # model_ref (or "run status") -> what was not saved, why
+    # A conversation is a chain of runs, one per user turn; a run on its own is turn 1 of its own conversation.
+    conversation_id: str = ""  # the id of the conversation's first run ("" = this run's own id)
+    turn: int = 1  # 1-based: which user turn of the conversation this run sends
+    # model_ref -> that model's own thread before this turn (bakeoff/runner/conversation.py): the earlier user
+    # turns and its own answers, oldest first, ending with an answer. Each model continues only its own answers.
+    history: dict[str, tuple[Turn, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.conversation_id = self.conversation_id or self.run_id
 
 
 @dataclass
@@ -120,42 +131,108 @@ class Result:
         return self.status in FINAL
 
     def to_json(self) -> dict[str, Any]:
-        """The object `python -m bakeoff run --json` prints (ARCHITECTURE.md's field list)."""
-        return {
-            "model": self.model_ref,
-            "provider": self.provider,
-            "status": self.status,
-            "output": self.output,
-            "error": (
-                {"class": self.error.cls, "message": self.error.message, "http_status": self.error.http_status}
-                if self.error
-                else None
-            ),
-            "ttft_s": self.ttft_s,
-            "e2e_s": self.e2e_s,
-            "tpot_s": self.tpot_s,
-            "output_tokens_per_s": self.output_tokens_per_s,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "tokens_source": self.tokens_source,
-            "cost_usd": str(self.cost_usd) if self.cost_usd is not None else None,
-            "cost_basis": self.cost_basis,
-            "price_as_of": self.price_as_of.isoformat() if self.price_as_of else None,
-            "finish_reason": self.finish_reason,
-            "attempts": self.attempts,
-            "attempt_log": [dict(a) for a in self.attempt_log],
-            "quantization": self.precision,
-            "memory_bytes": self.memory_bytes,
-            "scores": dict(self.scores),
-            "checks": [dict(c) for c in self.checks],
-            "score_notes": list(self.score_notes),
-        }
+        """The object `python -m bakeoff run --json` prints: the fields RESULT_FIELDS gives a json key, in its order."""
+        return {c.json: plain(c.kind, getattr(self, c.field)) for c in RESULT_FIELDS if c.json}
 
     def snapshot(self) -> Result:
         """A copy safe to hand to another thread (the UI) while the runner keeps writing."""
         data = asdict(self)
         data["error"] = ErrorInfo(**data["error"]) if data["error"] else None
         return Result(**data)
+
+
+Kind = Literal["id", "str", "text", "int", "float", "decimal", "date", "error", "json"]
+
+
+@dataclass(frozen=True)
+class Carry:
+    """Where one Result field goes: a store column, a key of `run --json`, an export column (CSV/JSONL/Parquet).
+
+    `kind` is how the value is written everywhere: "decimal" as exact text; "date" as ISO text (a DATE column);
+    "error" as error_* columns, or an object in JSON; "json" (a dict or list) as JSON text in the store and
+    as itself in JSON, while an export spreads a dict to one `<export><key>` column per key and carries a list
+    in JSONL only. None for `json` or `export` means the field is left out there; `stored=False`, never saved.
+    """
+
+    field: str
+    kind: Kind
+    json: str | None = None
+    export: str | None = None
+    stored: bool = True
+
+
+# Every Result field, once: the one list the store's results table, `run --json` and the exports are built
+# from (tests/unit/test_result_fields.py fails on a field missing here). Listed in the order `run --json`
+# prints its keys; store columns and export columns follow the dataclass's field order.
+RESULT_FIELDS: tuple[Carry, ...] = (
+    Carry("run_id", "id"),
+    Carry("result_id", "id"),
+    Carry("model_ref", "str", json="model", export="model"),
+    Carry("provider", "str", json="provider", export="provider"),
+    Carry("model", "str", export="provider_model"),
+    Carry("kind", "str"),
+    Carry("status", "str", json="status", export="status"),
+    Carry("progress", "str", stored=False),  # a live status line, shown while the run streams
+    Carry("output", "text", json="output", export="output"),
+    Carry("error", "error", json="error", export="error"),
+    Carry("queued_ns", "int"),
+    Carry("sent_ns", "int"),
+    Carry("first_token_ns", "int"),
+    Carry("last_token_ns", "int"),
+    Carry("closed_ns", "int"),
+    Carry("queue_s", "float", export="queue_s"),
+    Carry("ttft_s", "float", json="ttft_s", export="ttft_s"),
+    Carry("e2e_s", "float", json="e2e_s", export="e2e_s"),
+    Carry("tpot_s", "float", json="tpot_s", export="tpot_s"),
+    Carry("output_tokens_per_s", "float", json="output_tokens_per_s", export="output_tokens_per_s"),
+    Carry("input_tokens", "int", json="input_tokens", export="input_tokens"),
+    Carry("output_tokens", "int", json="output_tokens", export="output_tokens"),
+    Carry("cached_input_tokens", "int", export="cached_input_tokens"),
+    Carry("reasoning_tokens", "int", export="reasoning_tokens"),
+    Carry("tokens_source", "str", json="tokens_source", export="tokens_source"),
+    Carry("cost_usd", "decimal", json="cost_usd", export="cost_usd"),
+    Carry("cost_basis", "str", json="cost_basis", export="cost_basis"),
+    Carry("price_as_of", "date", json="price_as_of", export="price_as_of"),
+    Carry("finish_reason", "str", json="finish_reason", export="finish_reason"),
+    Carry("attempts", "int", json="attempts", export="attempts"),
+    Carry("attempt_log", "json", json="attempt_log", export="attempt_log"),
+    Carry("precision", "str", json="quantization", export="quantization"),
+    Carry("request_id", "str", export="request_id"),
+    Carry("system_fingerprint", "str"),
+    Carry("memory_bytes", "int", json="memory_bytes", export="memory_bytes"),
+    Carry("load_s", "float", export="load_s"),
+    Carry("server_timings", "json"),
+    Carry("provider_meta", "json"),
+    Carry("scores", "json", json="scores", export="score_"),
+    Carry("checks", "json", json="checks"),
+    Carry("score_notes", "json", json="score_notes"),
+    Carry("batch_id", "str"),
+    Carry("item_id", "str"),
+    Carry("cell_key", "str"),
+    Carry("repeat", "int"),
+    Carry("item_metadata", "json"),
+)
+_POSITION = {f.name: i for i, f in enumerate(fields(Result))}
+RESULT_FIELDS_IN_ORDER = tuple(sorted(RESULT_FIELDS, key=lambda c: _POSITION[c.field]))  # as the dataclass has them
+
+
+def plain(kind: Kind, value: Any) -> Any:
+    """A field's value as JSON and the exports write it: exact decimals and dates as text, copies of dicts and lists.
+
+    >>> plain("decimal", Decimal("0.10")), plain("date", dt.date(2026, 1, 2)), plain("int", None)
+    ('0.10', '2026-01-02', None)
+    """
+    if value is None:
+        return None
+    if kind == "decimal":
+        return str(value)
+    if kind == "date":
+        return value.isoformat()
+    if kind == "error":
+        return {"class": value.cls, "message": value.message, "http_status": value.http_status}
+    if kind == "json":
+        return copy.deepcopy(value)
+    return value
 
 
 VoteOutcome = Literal["a", "b", "tie", "both_bad"]
@@ -218,3 +295,23 @@ class Judgment:
     position: int = 0  # order within the batch (the run's answer order)
     judgment_id: str = field(default_factory=new_id)
     created_at: dt.datetime = field(default_factory=utcnow)  # when its judging started
+
+
+@dataclass
+class Ranking:
+    """A person's order of one run's answers, best first, no ties (metrics.plackett_luce says why)."""
+
+    run_id: str
+    models: list[str]  # model_refs, best first
+    results: list[str] = field(default_factory=list)  # their result_ids, in the same order
+    blind: bool = False  # the names were hidden when it was saved
+    ranking_id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        if len(self.models) < 2:
+            raise ValueError(f"a ranking needs at least two models, got {self.models!r}")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"a ranking names each model once, got {self.models!r}")
+        if self.results and len(self.results) != len(self.models):
+            raise ValueError("a ranking's result ids must match its models one to one")

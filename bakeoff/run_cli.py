@@ -1,5 +1,8 @@
 """`python -m bakeoff run --prompt ... --model ID ...`: one prompt to several models, results on stdout.
 
+`--messages conv.json` sends a conversation instead: an OpenAI-style list of {role, content}, whose last
+user turn every model answers after the same earlier turns (bakeoff/runner/conversation.py).
+
 Ctrl-C stops the calls in flight the way the dashboard's Stop does: what each model streamed so far is
 saved (status `cancelled`, priced on the tokens received), every result is printed (valid JSON with
 --json), and the exit code is 130. A second Ctrl-C quits at once.
@@ -21,19 +24,28 @@ from bakeoff.batch.cli import params_from_args
 from bakeoff.catalog.config import Catalog
 from bakeoff.interrupts import steps_on_sigint
 from bakeoff.records import Result, Run
+from bakeoff.runner.conversation import InvalidMessages, from_messages, turn_number
 from bakeoff.runner.engine import run_blocking, unsaved_message
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
 from bakeoff.store.store import Store
 from metrics.assertions import Assertion
 from metrics.cost import format_usd
+from providers.base import Turn
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 def add_parser(sub: Any) -> None:
-    r = sub.add_parser("run", help="send one prompt to several models at once")
-    r.add_argument("--prompt", required=True)
+    r = sub.add_parser("run", help="send one prompt (or a conversation) to several models at once")
+    ask = r.add_mutually_exclusive_group(required=True)
+    ask.add_argument("--prompt")
+    ask.add_argument(
+        "--messages",
+        metavar="FILE",
+        help='a conversation as JSON: [{"role": "system"|"user"|"assistant", "content": "..."}, ...] ending with '
+        "the user turn to answer",
+    )
     r.add_argument(
         "--model",
         action="append",
@@ -59,7 +71,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _print_answers(run: Run, results: list[Result]) -> None:
-    print(f"run {run.run_id}")
+    print(f"run {run.run_id}" + (f" (turn {run.turn} of a conversation)" if run.turn > 1 else ""))
     for r in results:
         _print_answer(r)
     sys.stdout.flush()
@@ -106,19 +118,44 @@ def _assertions(args: argparse.Namespace) -> list[Assertion]:
     return out
 
 
+def _conversation(args: argparse.Namespace) -> tuple[str | None, tuple[Turn, ...], str]:
+    """(system, history, prompt) from --prompt/--system, or from the --messages file; InvalidMessages if it is bad."""
+    if args.messages is None:
+        return args.system, (), args.prompt
+    path = Path(args.messages).expanduser()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidMessages(f"{args.messages}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessages(f"{args.messages} is not JSON text: {exc}") from None
+    try:
+        system, history, prompt = from_messages(data)
+    except InvalidMessages as exc:
+        raise InvalidMessages(f"{args.messages}: {exc}") from None
+    if system is not None and args.system is not None:
+        raise InvalidMessages(f"{args.messages} has a system message and --system gives another: give one")
+    return (system if system is not None else args.system), history, prompt
+
+
 def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
     try:
         assertions = _assertions(args)
-    except (InvalidCheck, OSError) as exc:
+        system, history, prompt = _conversation(args)
+    except (InvalidCheck, InvalidMessages, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    params = params_from_args(args)
+    params.system = system
     run = Run(
-        prompt=args.prompt,
+        prompt=prompt,
         model_refs=args.model,
         reference=args.reference,
         assertions=assertions,
         source="cli",
-        params=params_from_args(args),
+        params=params,
+        turn=turn_number(history),
+        history={ref: history for ref in args.model} if history else {},
     )
     cancel = threading.Event()
 
@@ -134,9 +171,9 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(
-            json.dumps({"run_id": run.run_id, "results": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
-        )
+        where = {"conversation_id": run.conversation_id, "turn": run.turn}
+        payload = {"run_id": run.run_id, **where, "results": [{**r.to_json(), **where} for r in results]}
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         for r in results:
             _print_scores(r)

@@ -35,7 +35,8 @@ import sqlalchemy as sa
 from _harness import ROOT, machine, median, verdict
 
 from bakeoff.records import ErrorInfo, Params, Result, Run, new_id
-from bakeoff.store.store import Store, results, runs, url_for_path
+from bakeoff.store.schema import results, runs
+from bakeoff.store.store import Store, url_for_path
 
 MODELS = [
     ("gpt-4o-mini", "openai", "commercial"),

@@ -137,7 +137,7 @@ class AnthropicProvider:
         params: dict[str, Any] = {
             "model": spec.model,
             "max_tokens": req.max_tokens,
-            "messages": [{"role": "user", "content": req.prompt}],
+            "messages": [{"role": turn.role, "content": turn.content} for turn in req.turns()],  # system: top level
             "stream": True,
             "timeout": httpx2.Timeout(req.timeout_s, connect=connect_timeout(req)),
         }

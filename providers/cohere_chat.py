@@ -58,6 +58,7 @@ from providers.base import (
     TextDelta,
     Usage,
 )
+from providers.conversation import chat_messages
 
 DEFAULT_BASE_URL = "https://api.cohere.com"
 KEY_ENVS = ("CO_API_KEY", "COHERE_API_KEY")
@@ -126,11 +127,9 @@ class CohereProvider:
 
 
 def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
-    messages = [{"role": "system", "content": req.system}] if req.system else []
-    messages.append({"role": "user", "content": req.prompt})
     params: dict[str, Any] = {
         "model": spec.model,
-        "messages": messages,
+        "messages": chat_messages(req),
         "max_tokens": req.max_tokens,
         "temperature": req.temperature,
     }

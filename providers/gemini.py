@@ -143,6 +143,7 @@ class GeminiProvider:
         base_url = (spec.base_url or env("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         models = (await self._client(base_url, spec.options.get("api_version"), key)).aio.models
         config = self._config(spec, req)
+        contents = _contents(req)
         secrets = [key]
 
         text_started = False
@@ -152,7 +153,7 @@ class GeminiProvider:
         response_id = model_version = None
         yield Sent()
         try:
-            stream = await models.generate_content_stream(model=spec.model, contents=req.prompt, config=config)
+            stream = await models.generate_content_stream(model=spec.model, contents=contents, config=config)
             async with contextlib.aclosing(stream) as chunks:
                 async for chunk in chunks:
                     response_id = chunk.response_id or response_id
@@ -188,6 +189,14 @@ class GeminiProvider:
         yield Meta(request_id=response_id, extra={k: v for k, v in extra.items() if v})
 
 
+def _contents(req: Request) -> list[types.Content]:
+    """The conversation as Gemini's `contents`: the assistant speaks as `model`; the system prompt is in the config."""
+    return [
+        types.Content(role="model" if turn.role == "assistant" else "user", parts=[types.Part(text=turn.content)])
+        for turn in req.turns()
+    ]
+
+
 @functools.cache
 def _warm_models() -> None:
     """google-genai defers its pydantic schemas to first use (~75 ms): build the ones a call needs."""
@@ -200,7 +209,7 @@ def _warm_models() -> None:
         types.GenerateContentResponse._from_response(response=sample, kwargs={})
         types.HttpResponse(headers={})
         config = types.GenerateContentConfig(max_output_tokens=1)
-        types._GenerateContentParameters(model="m", contents="x", config=config)
+        types._GenerateContentParameters(model="m", contents=_contents(Request("x")), config=config)
     except Exception:  # best effort: only a warm-up
         pass
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.base import BadRequest, ConfigError, ModelSpec, NotFound, ProviderError, Request, Unsupported
+from providers.conversation import chat_messages, completion_prompt
 from providers.hf_lock import CPU_TURN, LOAD_LOCK
 
 # llama.cpp's LLAMA_FTYPE_MOSTLY_* numbering (general.file_type in a GGUF), for labels.
@@ -155,18 +156,16 @@ def _load_error(exc: Exception, path: Path) -> ProviderError:
 
 
 def encode(loaded: LoadedGGUF, spec: ModelSpec, req: Request) -> list[int]:
-    """Prompt ids: the GGUF's chat template for chat models, plain text for base models."""
+    """Prompt ids: the GGUF's chat template over the conversation for chat models, plain text (a
+    transcript once there is history) for base models."""
     llm = loaded.llm
     if spec.chat_template:
         if loaded.formatter is None:
             raise ConfigError(f"{spec.id}: {loaded.path.name} has no chat template; set `chat_template: false`")
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        messages.append({"role": "user", "content": req.prompt})
-        formatted = loaded.formatter(messages=messages)
+        formatted = loaded.formatter(messages=chat_messages(req))
         ids = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
     else:
-        text = f"{req.system}\n\n{req.prompt}" if req.system else req.prompt
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        ids = llm.tokenize(completion_prompt(req).encode("utf-8"), add_bos=True, special=False)
     if not ids:
         raise BadRequest("the prompt is empty")
     return list(ids)

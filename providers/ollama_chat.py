@@ -52,6 +52,7 @@ from providers.base import (
     TextDelta,
     Usage,
 )
+from providers.conversation import chat_messages
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _TIMINGS = {
@@ -117,8 +118,6 @@ class OllamaProvider:
 
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        messages.append({"role": "user", "content": req.prompt})
         options: dict[str, Any] = {"num_predict": req.max_tokens, "temperature": req.temperature}
         if req.top_p is not None:
             options["top_p"] = req.top_p
@@ -127,7 +126,7 @@ class OllamaProvider:
         options.update(spec.options.get("options") or {})
         params: dict[str, Any] = {
             "model": spec.model,
-            "messages": messages,
+            "messages": chat_messages(req),
             "stream": True,
             "options": options,
         }

@@ -64,6 +64,7 @@ from providers.base import (
     TextDelta,
     Usage,
 )
+from providers.conversation import chat_messages
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "sk-no-key-required"
@@ -123,12 +124,10 @@ class OpenAIChatProvider:
     @staticmethod
     def _params(spec: ModelSpec, req: Request) -> dict[str, Any]:
         options = spec.options
-        messages = [{"role": "system", "content": req.system}] if req.system else []
-        messages.append({"role": "user", "content": req.prompt})
         default_max = "max_completion_tokens" if spec.provider == "openai" else "max_tokens"
         params: dict[str, Any] = {
             "model": spec.model,
-            "messages": messages,
+            "messages": chat_messages(req),
             "stream": True,
             options.get("max_tokens_param") or default_max: req.max_tokens,
             "timeout": httpx2.Timeout(req.timeout_s, connect=connect_timeout(req)),

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from providers.base import (
     BadRequest,
     ConfigError,
-    ContextLength,
     Event,
     Finish,
     ModelSpec,
@@ -30,6 +29,7 @@ from providers.base import (
     Unsupported,
     Usage,
 )
+from providers.conversation import chat_messages, check_context, completion_prompt
 
 if TYPE_CHECKING:
     from providers.transformers_local import LocalModel
@@ -50,35 +50,30 @@ def _validate(spec: ModelSpec, req: Request) -> None:
 
 
 def _encode(tokenizer: Any, spec: ModelSpec, req: Request) -> Any:
-    """Prompt ids, shape (1, n): the chat template for chat models, plain text for base models."""
+    """Prompt ids, shape (1, n): the chat template over the whole conversation for chat models, plain
+    text (a transcript once there is history) for base models."""
     with _encode_lock:
         if spec.chat_template:
-            messages = [{"role": "system", "content": req.system}] if req.system else []
-            messages.append({"role": "user", "content": req.prompt})
             try:
                 encoded = tokenizer.apply_chat_template(
-                    messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+                    chat_messages(req), add_generation_prompt=True, return_tensors="pt", return_dict=True
                 )
             except ValueError as exc:  # no chat template: a base model
                 raise ConfigError(
                     f"{spec.id} has no chat template; set `chat_template: false` ({exc})"
                 ) from exc
         else:
-            text = f"{req.system}\n\n{req.prompt}" if req.system else req.prompt
-            encoded = tokenizer(text, return_tensors="pt")
+            encoded = tokenizer(completion_prompt(req), return_tensors="pt")
     input_ids = encoded["input_ids"]
     if input_ids.shape[1] == 0:
         raise BadRequest("the prompt is empty")
     return input_ids
 
 
-def _check_context(spec: ModelSpec, loaded: LocalModel, prompt_tokens: int, max_tokens: int) -> None:
+def _check_context(spec: ModelSpec, loaded: LocalModel, req: Request, prompt_tokens: int) -> None:
+    """The exact check, on the encoded prompt (template included): the runner's preflight only estimates."""
     window = spec.context_window or getattr(loaded.model.config, "max_position_embeddings", None)
-    if window and prompt_tokens + max_tokens > window:
-        raise ContextLength(
-            f"prompt ({prompt_tokens} tokens) + max_tokens ({max_tokens}) = {prompt_tokens + max_tokens} "
-            f"exceeds {spec.display_id}'s context window of {window}"
-        )
+    check_context(spec, req, prompt_tokens, window=window or None, exact=True)
 
 
 class _StopFlag:

@@ -183,7 +183,7 @@ class TransformersProvider:
                 loaded = await asyncio.to_thread(_get_or_load, weights, precision)
                 load_s = time.perf_counter() - started
             input_ids = await asyncio.to_thread(_encode, loaded.tokenizer, spec, req)
-            _check_context(spec, loaded, int(input_ids.shape[1]), req.max_tokens)
+            _check_context(spec, loaded, req, int(input_ids.shape[1]))
             extra = {"precision": precision, "weights": str(loaded.folder)}
             if loaded.device != "cpu":
                 input_ids = input_ids.to(loaded.device)

@@ -1,4 +1,6 @@
-"""Streamlit pieces of the Batch page: input, model and settings pickers, progress, results tables."""
+"""Streamlit pieces of the Batch page: input, model and settings pickers, progress, results tables.
+
+A suite's own views (pass/fail grid, prompt variants) are in ui/suite_view.py."""
 
 from __future__ import annotations
 
@@ -12,17 +14,24 @@ import streamlit as st
 from bakeoff.batch.input import BatchInputError, BatchItem, parse_items
 from bakeoff.batch.results import EXPORT_FORMATS, aggregate_frame, cells_frame, comparable_metrics, export_bytes, paired
 from bakeoff.batch.runner import Batch, BatchRefused, Progress, estimate_batch
+from bakeoff.batch.suite import SuiteInfo
 from bakeoff.catalog.config import Catalog
 from bakeoff.catalog.estimate import CostEstimate, check_budget
 from bakeoff.records import Params, Result
+from bakeoff.report import batch_html
 from metrics.cost import format_usd
 from ui import state
 from ui.cards import safe_markdown
 from ui.estimate_view import estimate_frame, md_dollars
 from ui.sidebar import BADGE
+from ui.suite_view import is_suite, render_grid, render_variants
 
 MIME = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 EXAMPLE = 'id,prompt,reference\nq1,What is the capital of France?,Paris\nq2,"What is 2+2? Answer with a number.",4\n'
+SUITE_EXAMPLE = (
+    'prompts: ["What is the capital of {{country}}?", "Name the capital city of {{country}}. One word."]\n'
+    'tests:\n  - vars: {country: France}\n    reference: Paris\n    assert: ["contains/i: paris"]\n'
+)
 
 
 # ---- input ------------------------------------------------------------------------------------------------------
@@ -34,11 +43,14 @@ def read_items() -> tuple[list[BatchItem] | None, str]:
         "Prompt file",
         type=["csv", "jsonl", "ndjson", "yaml", "yml"],
         key="batch_file",
-        help="Columns: `prompt` (required), `system`, `reference`, `id`; any other column is kept as metadata.",
+        help="Columns: `prompt` (required), `system`, `reference`, `id`; any other column is kept as metadata. "
+        "Or a YAML test suite: `prompts` (templates with `{{variables}}`), `tests` (each with `vars`, optional "
+        "`reference`, `assert` checks and `description`), optional `system`, `description`, `defaultTest`.",
     )
-    with st.expander("…or paste the prompts", expanded=upload is None):
+    with st.expander("…or paste the prompts or a suite", expanded=upload is None):
         fmt = st.radio("Format", ["csv", "jsonl", "yaml"], horizontal=True, key="batch_paste_format")
-        pasted = st.text_area("Prompts", key="batch_paste", height=140, placeholder=EXAMPLE)
+        placeholder = SUITE_EXAMPLE if fmt == "yaml" else EXAMPLE
+        pasted = st.text_area("Prompts", key="batch_paste", height=140, placeholder=placeholder)
     if upload is not None:
         data, name, kind = upload.getvalue(), upload.name, None
     elif pasted.strip():
@@ -50,6 +62,15 @@ def read_items() -> tuple[list[BatchItem] | None, str]:
     except BatchInputError as exc:
         st.error(str(exc), icon=":material/error:")
         return None, name
+    suite = [info for i in items if (info := SuiteInfo.from_metadata(i.metadata)) is not None]
+    if suite:
+        n_prompts, n_tests = len({s.prompt_index for s in suite}), len({s.test for s in suite})
+        checks = sum(len(s.asserts) for s in suite if s.prompt_index == 1)
+        st.caption(
+            f"Suite from {name}: {n_prompts} prompt{'s' if n_prompts != 1 else ''} × {n_tests} "
+            f"test{'s' if n_tests != 1 else ''} = {len(items)} items · {checks} check{'s' if checks != 1 else ''}"
+        )
+        return items, name
     extra = sorted({k for i in items for k in i.metadata})
     st.caption(
         f"{len(items)} prompt{'s' if len(items) != 1 else ''} from {name}"
@@ -178,6 +199,11 @@ def aggregates_display(agg: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame
     for field, name in (("ttft_s", "TTFT"), ("e2e_s", "E2E")):
         for stat in ("mean", "median", "p95"):
             out[f"{name} {stat} (s)"] = agg[f"{field}_{stat}"]
+    if "pass_rate" in agg:
+        out["passed"] = [
+            f"{p}/{j} ({r:.0%})" if j else "—"
+            for p, j, r in zip(agg["passed"], agg["judged"], agg["pass_rate"], strict=True)
+        ]
     out["tok/s mean"] = agg["tok_s_mean"]
     out["cost total"] = [
         format_usd(Decimal(str(v))) if v is not None and not pd.isna(v) else "unpriced" for v in agg["cost_total_usd"]
@@ -198,6 +224,9 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
     if not results:
         st.info("No cell has finished yet.")
         return
+    if is_suite(results):
+        render_grid(results, batch.model_refs)
+        render_variants(results, batch.model_refs)
     st.subheader("Per model")
     agg = aggregate_frame(results, batch.model_refs)
     scores = sorted({k for r in results for k in r.scores})
@@ -225,7 +254,8 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
     st.dataframe(frame.loc[frame["id"] == pick, cols], hide_index=True, key="batch_item_table")
 
     st.subheader("Export")
-    for col, fmt in zip(st.columns(len(EXPORT_FORMATS)), EXPORT_FORMATS, strict=True):
+    cols = st.columns(len(EXPORT_FORMATS) + 1)
+    for col, fmt in zip(cols, EXPORT_FORMATS, strict=False):
         col.download_button(
             f"{fmt.upper()}",
             export_bytes(frame, fmt),
@@ -234,6 +264,15 @@ def render_results(batch: Batch, results: list[Result], cached: set[str]) -> Non
             key=f"batch_export_{fmt}",
             icon=":material/download:",
         )
+    cols[-1].download_button(
+        "Download report (HTML)",
+        lambda: batch_html(batch, results).encode("utf-8", "replace"),
+        file_name=f"batch-{batch.batch_id}.html",
+        mime="text/html",
+        key="batch_report",
+        icon=":material/description:",
+        help="One self-contained file to share: aggregates with CIs, paired comparisons, every answer; opens offline.",
+    )
 
 
 def _render_paired(results: list[Result]) -> None:

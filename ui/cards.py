@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import streamlit as st
 
 from bakeoff.records import Result
+from bakeoff.runner.conversation import EarlierTurn, totals
 from metrics.cost import format_usd
 from metrics.latency import HELP
 from ui.tables import JUDGE_SCORE, TOKENS_LABEL, format_score, score_help, score_label, score_names
@@ -70,14 +71,20 @@ def _fmt(value: float | None, fmt: str, unit: str) -> str:
     return "unknown" if value is None else f"{value:{fmt}}{unit}"
 
 
-def render_card(r: Result, *, alias: str | None = None, judge_score: float | None = None) -> None:
-    """One model's card. alias: blind mode, shown instead of the name, with figures and scores hidden."""
+def render_card(
+    r: Result, *, alias: str | None = None, judge_score: float | None = None, earlier: Sequence[EarlierTurn] = ()
+) -> None:
+    """One model's card. alias: blind mode, shown instead of the name, with figures and scores hidden.
+    earlier: this model's earlier turns of the conversation, shown collapsed above the newest answer."""
     label, color = STATUS_BADGE.get(r.status, (r.status, "gray"))
     with st.container(border=True):
         head = f"**{alias or r.model_ref}** :{color}-badge[{label}]"
         if r.precision and alias is None:
             head += f" :violet-badge[{r.precision}]"
         st.markdown(head)
+        if earlier:
+            _earlier(earlier, blind=alias is not None)
+            st.caption(f"turn {len(earlier) + 1} · newest answer")
         if r.progress and not r.done:
             st.caption(f"⏳ {r.progress}")
         if r.output and r.done and is_long(r.output):  # long answers scroll; "Focus on one answer" shows them whole
@@ -92,7 +99,48 @@ def render_card(r: Result, *, alias: str | None = None, judge_score: float | Non
             show(error_text(r))
         if r.done and alias is None:
             _figures(r)
+            if line := conversation_total(earlier, r):
+                st.caption(line)
             _scores(r, judge_score)
+
+
+def _earlier(items: Sequence[EarlierTurn], *, blind: bool) -> None:
+    """A card's earlier turns, collapsed: the prompts and this model's answers, with each turn's figures."""
+    with st.expander(f"Earlier turns ({len(items)})", icon=":material/forum:"):
+        for i, t in enumerate(items, 1):
+            with st.chat_message("user"):
+                st.caption(f"turn {i}")
+                st.markdown(safe_markdown(t.prompt))
+            with st.chat_message("assistant"):
+                if t.answer:
+                    st.markdown(safe_markdown(t.answer))
+                elif t.result is not None:
+                    why = t.result.error.cls if t.result.error else STATUS_BADGE.get(t.result.status, ("",))[0]
+                    st.caption(f"no answer ({why}): this turn is left out of this model's thread")
+                if t.result is not None and not blind and t.result.sent_ns is not None:
+                    st.caption(_turn_figures(t.result))
+
+
+def _turn_figures(r: Result) -> str:
+    tokens = f"{r.input_tokens if r.input_tokens is not None else '?'} / "
+    tokens += f"{r.output_tokens if r.output_tokens is not None else '?'}"
+    return f"TTFT {_fmt(r.ttft_s, '.2f', ' s')} · tokens in/out {tokens} · {format_usd(r.cost_usd)}"
+
+
+def conversation_total(earlier: Sequence[EarlierTurn], newest: Result) -> str | None:
+    """One model's conversation so far, all its stored turns summed; None for a single turn."""
+    results = [t.result for t in earlier if t.result is not None] + [newest]
+    if len(results) < 2:
+        return None
+    t = totals(results)
+    cost = "unpriced" if t.cost_usd is None else format_usd(t.cost_usd)
+    if t.cost_usd is not None and t.unpriced:
+        cost += f" + {t.unpriced} unpriced"
+    tokens = "unknown" if t.input_tokens is None or t.output_tokens is None else f"{t.input_tokens} / {t.output_tokens}"
+    return (
+        f"conversation, {t.turns} turns: tokens in/out **{tokens}** · cost **{cost}** · "
+        f"time **{_fmt(t.e2e_s, '.2f', ' s')}**"
+    )
 
 
 def _scores(r: Result, judge_score: float | None) -> None:
@@ -140,15 +188,24 @@ def _figures(r: Result) -> None:
 
 def render_cards(
     results: Sequence[Result],
-    per_row: int = 4,
+    per_row: int | None = None,
     *,
     aliases: Mapping[str, str] | None = None,
     judge: Mapping[str, float] | None = None,
+    threads: Mapping[str, Sequence[EarlierTurn]] | None = None,
 ) -> None:
-    """Cards in rows. aliases (result_id -> "Model A"...): blind mode; judge: model_ref -> mean judge score."""
-    judge = judge or {}
+    """Cards in rows (up to 4; two or three models share the width rather than sit in quarter columns).
+    aliases (result_id -> "Model A"...): blind mode; judge: model_ref -> mean judge score;
+    threads: model_ref -> its earlier turns of the conversation."""
+    judge, threads = judge or {}, threads or {}
+    per_row = per_row or min(4, max(2, len(results)))
     for start in range(0, len(results), per_row):
         row = results[start : start + per_row]
         for col, r in zip(st.columns(per_row), row, strict=False):
             with col:
-                render_card(r, alias=aliases.get(r.result_id) if aliases else None, judge_score=judge.get(r.model_ref))
+                render_card(
+                    r,
+                    alias=aliases.get(r.result_id) if aliases else None,
+                    judge_score=judge.get(r.model_ref),
+                    earlier=threads.get(r.model_ref, ()),
+                )

@@ -13,6 +13,7 @@ from bakeoff.catalog.config import Catalog
 from bakeoff.jobs.registry import Jobs
 from bakeoff.jobs.runs import start_run
 from bakeoff.records import Params, Run
+from bakeoff.runner.conversation import earlier_runs, threads
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import check_label, score_info
 from bakeoff.store import export
@@ -36,7 +37,8 @@ MAX_EXPORT = 500  # runs in one download: each is read whole (answers included)
 def run_label(r: RunRow) -> str:
     """A stable, unique label (it ends with the run id): the value of the pickers below."""
     prompt = r.prompt if len(r.prompt) <= 60 else r.prompt[:59] + "…"
-    return f"{r.created_at:%Y-%m-%d %H:%M} · {prompt!r} · {', '.join(r.model_refs)} · {r.run_id}"
+    turn = f"turn {r.turn} · " if r.in_conversation else ""
+    return f"{r.created_at:%Y-%m-%d %H:%M} · {turn}{prompt!r} · {', '.join(r.model_refs)} · {r.run_id}"
 
 
 def label_id(label: str) -> str:
@@ -55,9 +57,10 @@ def filters(store: Store) -> HistoryFilter:
     )
     text = c.text_input("Prompt contains", key="history_text", placeholder="any text", help="Case-insensitive.")
     statuses = d.multiselect(
-        "Status", [*hq.RUN_STATUSES, "interrupted", hq.WITH_FAILURES], key="history_status", placeholder="any",
-        help="done / running / cancelled (stopped) / interrupted (its process died); "
-        f"“{hq.WITH_FAILURES}”: at least one model failed, timed out or was cut off.",
+        "Status", [*hq.RUN_STATUSES, hq.WITH_FAILURES], key="history_status", placeholder="any",
+        help="done / running / cancelled (stopped) / interrupted (its process died) / unsaved (it finished, but "
+        f"the store could not save all of it); “{hq.WITH_FAILURES}”: at least one model failed, timed out or was "
+        "cut off.",
     )
     picked = list(dates) if isinstance(dates, (tuple, list)) else [dates] if dates else []
     since, until = [*picked, None, None][:2]
@@ -79,6 +82,7 @@ def runs_table(page: Page) -> None:
     frame = pd.DataFrame(
         {
             "when": [r.created_at.strftime("%Y-%m-%d %H:%M:%S") for r in page.rows],
+            "turn": [str(r.turn) if r.in_conversation else "" for r in page.rows],
             "prompt": [r.prompt for r in page.rows],
             "models": [", ".join(r.model_refs) for r in page.rows],
             "ok": [f"{r.n_ok}/{r.n_results}" for r in page.rows],
@@ -87,6 +91,7 @@ def runs_table(page: Page) -> None:
             "mean_e2e_s": [r.mean_e2e_s for r in page.rows],
             "status": [r.status for r in page.rows],
             "run_id": [r.run_id for r in page.rows],
+            "conversation_id": [r.conversation_id if r.in_conversation else "" for r in page.rows],
         }
     )
     st.dataframe(
@@ -101,7 +106,11 @@ def runs_table(page: Page) -> None:
                 "cost (USD)", help="Sum over the run's priced answers; 'unpriced' when none had a price."
             ),
             "mean_e2e_s": st.column_config.NumberColumn("mean total (s)", format="%.2f", help=HELP["e2e_s"]),
+            "turn": st.column_config.TextColumn(
+                "turn", help="Which user turn of its conversation this run sent (empty: a single question)."
+            ),
             "run_id": st.column_config.TextColumn("run id"),
+            "conversation_id": st.column_config.TextColumn("conversation", help="The id of its first run."),
         },
     )
 
@@ -197,12 +206,25 @@ def open_run(page: Page, store: Store, cat: Catalog, jobs: Jobs) -> None:
     if found is None:
         return
     run, results = found
-    a, b, _ = st.columns([2, 1, 3])
-    if a.button("Re-run with the same settings", type="primary", key="history_rerun", icon=":material/replay:",
-                help="Starts a new run with this prompt, these models and settings, and opens it on Compare."):
+    chain = store.conversation(run.conversation_id)
+    conversation = len(chain) > 1 or run.turn > 1
+    latest = chain[-1][0] if chain else run  # by turn, then start: the turn a follow-up continues
+    a, b, c, _ = st.columns([2, 2, 1, 1])
+    if a.button("Re-run with the same settings", key="history_rerun", icon=":material/replay:",
+                type="secondary" if conversation else "primary",
+                help="Starts a new run with this prompt, these models and settings (and, for a conversation, "
+                "the same earlier turns), and opens it on Compare."):
         rerun(run, cat, store, jobs)
-    b.button("Delete this run…", key="history_delete_one", on_click=ask_delete, args=([run.run_id],),
+    if conversation:
+        if b.button("Continue this conversation", type="primary", key="history_continue", icon=":material/forum:",
+                    help=f"Opens its latest turn (turn {latest.turn}) on Compare, where a follow-up continues "
+                    "each model's thread."):
+            continue_conversation(latest)
+    c.button("Delete this run…", key="history_delete_one", on_click=ask_delete, args=([run.run_id],),
              icon=":material/delete:")
+    if conversation:
+        st.caption(f"Turn {run.turn} of a conversation of {max(latest.turn, run.turn)} turns; each card shows that "
+                   "model's earlier turns above this answer.")
     st.subheader("Prompt")
     st.text(run.prompt)
     if run.params.system:
@@ -218,8 +240,16 @@ def open_run(page: Page, store: Store, cat: Catalog, jobs: Jobs) -> None:
     if run.assertions:
         st.caption("Checks: " + "; ".join(check_label(a) for a in run.assertions))
     judgments = store.judgments_for(run.run_id)
-    render_run(run, results, key="history", judgments=judgments)
+    render_run(run, results, key="history", judgments=judgments, threads=threads(run, earlier_runs(chain, run)))
     render_judgments(judgments, key="history")
+
+
+def continue_conversation(latest: Run) -> None:
+    """Open a conversation's latest turn on Compare, the sidebar set to its models and settings."""
+    st.session_state["compare_run_id"] = latest.run_id
+    st.session_state.pop("compare_series_id", None)
+    request_prefill(st.session_state, model_refs=latest.model_refs, params=latest.params)
+    st.switch_page("app_pages/compare.py")
 
 
 def rerun(run: Run, cat: Catalog, store: Store, jobs: Jobs) -> None:
@@ -230,6 +260,8 @@ def rerun(run: Run, cat: Catalog, store: Store, jobs: Jobs) -> None:
         params=Params(**vars(run.params)),
         reference=run.reference,
         assertions=list(run.assertions),
+        turn=run.turn,  # a turn of a conversation is re-run after the same earlier turns, as a new conversation
+        history=dict(run.history),
     )
     try:
         start_run(jobs, again, cat, store)

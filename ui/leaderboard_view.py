@@ -1,4 +1,5 @@
-"""Render one leaderboard: the ratings table, provisional notes, win-rate and battle-count heat maps."""
+"""Render one leaderboard: the ratings table, provisional notes, win-rate and battle-count heat maps; or the
+Plackett-Luce board of rankings."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from ui import charts
 @st.cache_data(show_spinner="Fitting ratings…", max_entries=32)
 def _board(votes: tuple[tuple[str, str, str], ...]) -> leaderboard.Board | None:
     return leaderboard.build(votes)
+
+
+_RATING_COLUMNS = {
+    "rank": st.column_config.NumberColumn("rank", help="1 + number of models clearly better (CI above)"),
+    "rating": st.column_config.NumberColumn("rating", format="%.0f", help="Elo scale; mean 1000"),
+    "lower": st.column_config.NumberColumn("95% CI low", format="%.0f"),
+    "upper": st.column_config.NumberColumn("95% CI high", format="%.0f"),
+}
 
 
 def render_board(votes: Sequence[Sequence[str]], key: str) -> None:
@@ -31,10 +40,7 @@ def render_board(votes: Sequence[Sequence[str]], key: str) -> None:
         hide_index=True,
         key=f"{key}_table",
         column_config={
-            "rank": st.column_config.NumberColumn("rank", help="1 + number of models clearly better (CI above)"),
-            "rating": st.column_config.NumberColumn("rating", format="%.0f", help="Elo scale; mean 1000"),
-            "lower": st.column_config.NumberColumn("95% CI low", format="%.0f"),
-            "upper": st.column_config.NumberColumn("95% CI high", format="%.0f"),
+            **_RATING_COLUMNS,
             "provisional": st.column_config.CheckboxColumn(
                 "provisional", help=f"Fewer than {leaderboard.MIN_BATTLES} battles, or ratings not finite"
             ),
@@ -45,3 +51,36 @@ def render_board(votes: Sequence[Sequence[str]], key: str) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.win_rate_heatmap(board.win_rates), key=f"{key}_winrate")
     right.plotly_chart(charts.battle_count_heatmap(board.battles), key=f"{key}_battles")
+
+
+@st.cache_data(show_spinner="Fitting rankings…", max_entries=32)
+def _ranking_board(rankings: tuple[tuple[str, ...], ...]) -> leaderboard.RankingBoard | None:
+    return leaderboard.build_rankings(rankings)
+
+
+def render_ranking_board(rankings: Sequence[Sequence[str]], key: str) -> None:
+    board = _ranking_board(tuple(tuple(r) for r in rankings))
+    if board is None:
+        return
+    n = board.n_rankings
+    st.caption(f"{n} ranking{'s' if n != 1 else ''} of {len(board.table)} models.")
+    if not board.finite:
+        st.warning(
+            f"Provisional: {leaderboard.NOT_FINITE_RANKINGS}. More varied rankings will settle them.",
+            icon=":material/hourglass_top:",
+        )
+    st.dataframe(
+        board.table,
+        hide_index=True,
+        key=f"{key}_table",
+        column_config={
+            **_RATING_COLUMNS,
+            "rankings": st.column_config.NumberColumn("rankings", help="Rankings this model is in"),
+            "first": st.column_config.NumberColumn("first", help="Times ranked best"),
+            "last": st.column_config.NumberColumn("last", help="Times ranked worst"),
+            "provisional": st.column_config.CheckboxColumn(
+                "provisional",
+                help=f"Fewer than {leaderboard.MIN_BATTLES} rankings, or a model always ranked first or last",
+            ),
+        },
+    )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 import streamlit as st
 
 from bakeoff.catalog.config import Catalog
 from bakeoff.records import Judgment, Result, Run
+from bakeoff.report import run_html
+from bakeoff.runner.conversation import EarlierTurn
 from bakeoff.runner.engine import unsaved_message
 from bakeoff.store import export
 from bakeoff.store.store import Store
 from metrics.latency import HELP
-from ui import charts, votes
+from ui import charts, state, votes
 from ui.cards import render_cards
 from ui.diff_view import render_diff
 from ui.focus_view import render_focus
@@ -62,9 +64,11 @@ def render_run(
     *,
     judgments: Sequence[Judgment] = (),
     aliases: Mapping[str, str] | None = None,
+    threads: Mapping[str, Sequence[EarlierTurn]] | None = None,
 ) -> None:
-    """Cards, then the details. aliases (result_id -> "Model A"...): blind mode, where only answers show."""
-    render_cards(results, aliases=aliases, judge=judge_scores(judgments))
+    """Cards, then the details. aliases (result_id -> "Model A"...): blind mode, where only answers show;
+    threads: each model's earlier turns of the conversation."""
+    render_cards(results, aliases=aliases, judge=judge_scores(judgments), threads=threads)
     if aliases:
         st.caption(
             "Blind mode: names, figures and scores stay hidden until you have voted on every pair "
@@ -74,24 +78,39 @@ def render_run(
     render_details(run, results, key, judgments=judgments)
 
 
-def render_compare(run: Run, results: Sequence[Result], cat: Catalog, store: Store, key: str, *, stored: bool) -> None:
-    """A finished run on the Compare page: cards, votes, the judge, then the details.
+def render_compare(
+    run: Run,
+    results: Sequence[Result],
+    cat: Catalog,
+    store: Store,
+    key: str,
+    *,
+    stored: bool,
+    threads: Mapping[str, Sequence[EarlierTurn]] | None = None,
+    followup: Callable[[], None] | None = None,
+) -> None:
+    """A finished run on the Compare page: cards, votes, the follow-up box, the judge, then the details.
 
     Blind (votes.is_blind): shuffled anonymous cards and the vote panel only, until every pair has a vote
-    or the user reveals the names. stored: the run is in the store, so it can be judged.
+    or the user reveals the names. stored: the run is in the store, so it can be judged. Votes and the
+    judge apply to this run: the conversation's newest turn.
     """
     if votes.is_blind(run.run_id, results, store):
         shown = votes.blind_order(results, run.run_id)
         aliases = votes.blind_aliases(results, run.run_id)
-        render_run(run, shown, key=key, aliases=aliases)
+        render_run(run, shown, key=key, aliases=aliases, threads=threads)
         votes.render_vote_panel(shown, store, run_id=run.run_id, aliases=aliases, key=key)
         st.button(
             "Reveal names", key=f"{key}_reveal", on_click=votes.reveal, args=(run.run_id,), icon=":material/visibility:"
         )
+        if followup is not None:
+            followup()
         return
     judgments = store.judgments_for(run.run_id)
-    render_cards(results, judge=judge_scores(judgments))
+    render_cards(results, judge=judge_scores(judgments), threads=threads)
     votes.render_vote_panel(results, store, run_id=run.run_id, aliases=None, key=key)
+    if followup is not None:
+        followup()
     if stored:
         render_judge_controls(run, results, cat, store, key=key)
         render_judgments(judgments, key=key)
@@ -115,7 +134,7 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
     elif len(frame):
         st.caption("No answer has a price, so there is no cost chart (unpriced is unknown, never $0).")
     _quality_charts(frame, key)
-    a, b, _ = st.columns([1, 1, 4])
+    a, b, c, _ = st.columns([1, 1, 1.6, 2.4])
     a.download_button(
         "Download CSV",
         export.to_csv([(run, list(results))]),
@@ -130,6 +149,20 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
         file_name=f"bakeoff-{run.run_id}.jsonl",
         mime="application/jsonl",
         key=f"{key}_jsonl",
+    )
+    store = state.store()
+
+    def report() -> bytes:  # built on click: it inlines Plotly (about 5 MB)
+        return run_html(run, results, judgments=judgments, votes=store.votes_for(run.run_id)).encode("utf-8", "replace")
+
+    c.download_button(
+        "Download report (HTML)",
+        report,
+        file_name=f"bakeoff-{run.run_id}.html",
+        mime="text/html",
+        key=f"{key}_report",
+        icon=":material/description:",
+        help="One self-contained file to share: answers side by side, figures and charts; opens offline.",
     )
 
 

@@ -11,6 +11,7 @@ from bakeoff.jobs.registry import Jobs
 from bakeoff.runner import scoring
 from bakeoff.runner.loop import EngineLoop, engine
 from bakeoff.store.store import Store
+from bakeoff.store.unusable import StoreUnusable
 
 
 @st.cache_resource(show_spinner=False)
@@ -18,8 +19,17 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
-@st.cache_resource(show_spinner=False)
 def store() -> Store:
+    """The shared store; a database the app cannot use stops the page with the reason, not a traceback."""
+    try:
+        return _open_store()
+    except StoreUnusable as exc:  # not cached: the next page load tries again
+        st.error(str(exc), icon=":material/database:")
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store() -> Store:
     return Store()
 
 

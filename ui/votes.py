@@ -1,8 +1,8 @@
 """Human votes on the Compare page: one panel per pair of answers, optionally blind (Chatbot Arena style).
 
 In blind mode the cards are shuffled and labelled "Model A", "Model B"...; names, figures and scores
-come back once every pair has a vote (or the user reveals them). Votes are stored by bakeoff.store.store and
-feed the Leaderboard page.
+come back once every pair has a vote, or the answers are ranked (or the user reveals them). Votes and rankings
+are stored by bakeoff.store.store and feed the Leaderboard page.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
-from bakeoff.records import Result, Vote, VoteOutcome
+from bakeoff.records import Ranking, Result, Vote, VoteOutcome
 from bakeoff.store.store import Store
 
 BLIND_RUNS = "compare_blind_runs"  # session: run ids started with blind mode on
@@ -46,10 +46,13 @@ def blind_aliases(results: Sequence[Result], run_id: str) -> dict[str, str]:
     return {r.result_id: f"Model {letter}" for r, letter in zip(blind_order(results, run_id), letters, strict=False)}
 
 
+def answered(results: Sequence[Result]) -> list[Result]:
+    return [r for r in results if r.status == "ok" and r.output.strip()]
+
+
 def vote_pairs(results: Sequence[Result]) -> list[tuple[Result, Result]]:
     """Every pair of finished answers, in display order."""
-    answered = [r for r in results if r.status == "ok" and r.output.strip()]
-    return list(itertools.combinations(answered, 2))
+    return list(itertools.combinations(answered(results), 2))
 
 
 def _pair_key(a: str, b: str) -> frozenset[str]:
@@ -61,12 +64,13 @@ def started_blind(run_id: str) -> None:
 
 
 def is_blind(run_id: str, results: Sequence[Result], store: Store) -> bool:
-    """Blind now: started blind, not revealed, and some pair still lacks a vote (then it reveals itself)."""
+    """Blind now: started blind, not revealed, unranked, and some pair still lacks a vote (then it reveals itself)."""
     if run_id not in st.session_state.get(BLIND_RUNS, set()) or run_id in st.session_state.get(REVEALED, set()):
         return False
     pairs = vote_pairs(results)
     voted = {_pair_key(v.model_a, v.model_b) for v in store.votes_for(run_id)}
-    if pairs and all(_pair_key(a.model_ref, b.model_ref) in voted for a, b in pairs):
+    all_voted = bool(pairs) and all(_pair_key(a.model_ref, b.model_ref) in voted for a, b in pairs)
+    if all_voted or store.ranking_for(run_id) is not None:
         reveal(run_id)
         return False
     return True
@@ -125,3 +129,55 @@ def render_vote_panel(
                 st.caption(
                     f"Your vote: **{said}**" + (" (cast blind)" if cast.blind else "") + " — click to change it."
                 )
+    render_ranking_panel(results, store, run_id=run_id, aliases=aliases, key=key)
+
+
+def render_ranking_panel(
+    results: Sequence[Result], store: Store, *, run_id: str, aliases: Mapping[str, str] | None, key: str
+) -> None:
+    """With 3+ answers: pick them all, best first, and save; shows the ranking already saved.
+
+    No ties: Plackett-Luce (the Leaderboard's ranking board) models a strict order, and two answers
+    you find equally good are what the pairwise Tie vote is for.
+    """
+    shown = answered(results)
+    if len(shown) < 3:
+        return
+    by_id = {r.result_id: r for r in shown}
+
+    def name(result_id: str) -> str:
+        return aliases.get(result_id, by_id[result_id].model_ref) if aliases else by_id[result_id].model_ref
+
+    saved = store.ranking_for(run_id)
+    st.subheader("Or rank them all")
+    st.caption(
+        "Pick every answer, best first: the order you pick them in is the ranking (no ties — a tie is "
+        "what the pair votes above are for). Rankings feed the Plackett-Luce board on the Leaderboard page"
+        + (" — saving one reveals the names." if aliases else ".")
+    )
+    order = st.multiselect(
+        "Best to worst",
+        list(by_id),
+        default=[r for r in saved.results if r in by_id] if saved else None,
+        format_func=name,
+        key=f"{key}_rank_{run_id}",
+        placeholder="Click the best answer first…",
+    )
+    complete = len(order) == len(shown)
+    ranking = (
+        Ranking(run_id, [by_id[r].model_ref for r in order], list(order), blind=aliases is not None)
+        if complete
+        else None
+    )
+    st.button(
+        "Save ranking",
+        key=f"{key}_rank_save_{run_id}",
+        icon=":material/format_list_numbered:",
+        disabled=not complete,
+        on_click=store.save_ranking,
+        args=(ranking,),
+    )
+    if saved is not None:
+        said = " > ".join(f"**{m}**" for m in saved.models)  # saving revealed the names
+        blind = " (saved blind)" if saved.blind else ""
+        st.caption(f"Your ranking: {said}{blind} — clear it and pick again to change it.")

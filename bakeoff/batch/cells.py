@@ -1,7 +1,8 @@
 """A batch's cells: one call per item × model × repeat, keyed by what was asked, and their cost bound.
 
 The key hashes model, precision, generation settings, system prompt, prompt and repeat index, so a
-resumed batch recognises every cell that already finished and never re-runs (or re-bills) it.
+resumed batch recognises every cell that already finished and never re-runs (or re-bills) it. A suite's
+item also hashes its id: two tests may render the same prompt yet check it differently.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from bakeoff.batch.input import BatchItem
 from bakeoff.batch.store import Batch
+from bakeoff.batch.suite import SuiteInfo
 from bakeoff.catalog.config import Catalog, UnknownModel, resolve
 from bakeoff.catalog.estimate import CostEstimate, estimate_cells
 from bakeoff.records import Run
@@ -63,6 +65,8 @@ def cell_key(spec: ModelSpec, batch: Batch, item: BatchItem, repeat: int) -> str
         "prompt": item.prompt,
         "repeat": repeat,
     }
+    if SuiteInfo.from_metadata(item.metadata) is not None:
+        payload["suite_item"] = item.item_id
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -119,13 +123,18 @@ def estimate_batch(batch: Batch, catalog: Catalog, skip: set[str] | None = None)
 
 
 def run_for(batch: Batch, cell: Cell) -> Run:
-    """The ordinary run a cell's result is stored under, so History, votes and judging see batch answers."""
+    """The ordinary run a cell's result is stored under, so History, votes and judging see batch answers.
+
+    A suite item's checks become the run's assertions, so scoring reports each one on every answer.
+    """
     item = cell.item
+    suite = SuiteInfo.from_metadata(item.metadata)
     return Run(
         prompt=item.prompt,
         model_refs=list(batch.model_refs),
         params=dataclasses.replace(batch.params, system=system_for(batch, item)),
         reference=item.reference,
+        assertions=suite.assertions() if suite is not None else [],
         run_id=cell.run_id,
         created_at=batch.created_at,
         status="running",

@@ -1,11 +1,15 @@
-"""`python -m bakeoff batch FILE --model ID ...`: a prompt set against several models, headless.
+"""`python -m bakeoff batch FILE --model ID ...`: a prompt set, or a test suite, against several models, headless.
 
-Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
+A suite (YAML with prompts, tests, vars and checks; bakeoff/batch/suite.py) runs prompts × tests × models
+× repeats and adds pass rates per model and prompt; a missing variable or a bad check exits 2 before any
+call. Progress (cells, running cost, ETA) goes to stderr; the per-model table, or with --json one object,
 to stdout; --out writes one row per prompt × model × repeat (.csv, .jsonl or .parquet). Ctrl-C stops
 gracefully: no new calls, the ones in flight finish and are saved with their cost (so a resume does not
 send them again), and the resume command is printed. A second Ctrl-C aborts the calls in flight, keeping
-what they streamed as cancelled results; a third quits at once.
-Exit codes: 0 every cell answered, 1 some failed or the batch stopped early, 2 it could not start.
+what they streamed as cancelled results; a third quits at once. --until-decided (bakeoff/batch/adaptive.py) runs
+two models' items in random order and stops once an anytime-valid confidence sequence separates them.
+Exit codes: 0 every cell answered (with --until-decided: decided), 1 some failed or the batch stopped early
+(or not decided), 2 it could not start.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakeoff.batch import adaptive
 from bakeoff.batch.input import BatchInputError, load_items
 from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes
 from bakeoff.batch.runner import Batch, BatchOutcome, BatchRefused, Progress, estimate_batch, run_batch
 from bakeoff.batch.store import batch_results, get_batch
+from bakeoff.batch.suite import SuiteInfo
 from bakeoff.catalog.config import Catalog
 from bakeoff.interrupts import steps_on_sigint
 from bakeoff.records import Params
@@ -62,11 +68,13 @@ def _usd(text: str) -> Decimal:
 def add_parser(sub: Any) -> None:
     b = sub.add_parser(
         "batch",
-        help="run a prompt file (CSV/JSONL/YAML) against several models: aggregates, resume, budget cap",
+        help="run a prompt file (CSV/JSONL/YAML) or a test suite against several models: aggregates, resume, budget",
         description="Every prompt × model × repeat, within each provider's rate limits (models.yaml rate_limit). "
-        "Columns: prompt, optional system, reference, id; others are kept as metadata.",
+        "Columns: prompt, optional system, reference, id; others are kept as metadata. A YAML suite (prompts: "
+        "templates with {{variables}}; tests: vars, reference, assert; optional system, description, defaultTest) "
+        "runs every prompt for every test and reports pass/fail per test.",
     )
-    b.add_argument("file", nargs="?", help="prompt file: .csv, .jsonl or .yaml (not needed with --resume)")
+    b.add_argument("file", nargs="?", help="prompt file (.csv, .jsonl, .yaml) or suite (.yaml); not with --resume")
     b.add_argument("--model", action="append", metavar="ID", help="models.yaml id or provider/model (repeatable)")
     b.add_argument("--repeats", type=int, default=1, help="times each prompt is sent to each model")
     b.add_argument("--concurrency", type=int, default=8, help="calls in flight at once, over all models")
@@ -80,6 +88,15 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--seed", type=int)
     b.add_argument("--timeout", type=float, default=120.0, help="seconds per call after the request is sent")
     b.add_argument("--json", action="store_true", help="print one JSON object: batch id, aggregates, every cell")
+    b.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="two models (or one model on a suite's two prompts): items in random order (--seed), stop as soon as "
+        "an anytime-valid confidence sequence on --metric rules out a tie",
+    )
+    b.add_argument("--metric", help="with --until-decided: pass (a suite's verdict, its default) or a bounded score")
+    b.add_argument("--alpha", type=float, default=0.05, help="with --until-decided: the decision's error rate")
+    b.add_argument("--max-items", type=int, metavar="N", help="with --until-decided: a random sample of N items")
 
 
 def _out_format(path: str) -> str:
@@ -175,6 +192,22 @@ class _Ticker:
         self.stream.flush()
 
 
+def _suite_shape(batch: Batch) -> tuple[int, int] | None:
+    """(prompts, tests) of a suite batch; None for a plain prompt file."""
+    infos = [i for item in batch.items if (i := SuiteInfo.from_metadata(item.metadata)) is not None]
+    return (len({i.prompt_index for i in infos}), len({i.test for i in infos})) if infos else None
+
+
+def _pass_lines(outcome: BatchOutcome) -> list[str]:
+    """A suite's pass rate per model and prompt, e.g. "alpha · prompt 2: 2/3 tests passed (67%)"."""
+    per = aggregate_frame(outcome.results, outcome.batch.model_refs, by_prompt=True)
+    return [
+        f"{row['model']} · prompt {row['prompt']}: {row['passed']}/{row['judged']} passed"
+        + (f" ({row['pass_rate']:.0%})" if row["judged"] else "")
+        for _, row in per.iterrows()
+    ]
+
+
 def _table(outcome: BatchOutcome) -> str:
     agg = aggregate_frame(outcome.results, outcome.batch.model_refs)
     lines = []
@@ -191,7 +224,14 @@ def _table(outcome: BatchOutcome) -> str:
             f"· {f(row['tok_s_mean'], ' tok/s', 1)} · cost {cost}"
             + (f" ({row['unpriced']} unpriced)" if row["unpriced"] else "")
         )
+    if _suite_shape(outcome.batch) is not None:
+        lines += _pass_lines(outcome)
     return "\n".join(lines)
+
+
+def _by_prompt(outcome: BatchOutcome) -> list[dict[str, Any]]:
+    per = aggregate_frame(outcome.results, outcome.batch.model_refs, by_prompt=True)
+    return json.loads(per.to_json(orient="records", force_ascii=False))
 
 
 def _stop_steps(stop: threading.Event, cancel: threading.Event) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -216,33 +256,59 @@ def _stop_steps(stop: threading.Event, cancel: threading.Event) -> tuple[Callabl
     return first, second
 
 
+def _referee(args: argparse.Namespace, batch: Batch, stop: threading.Event) -> adaptive.Referee | None:
+    if not args.until_decided:
+        if args.metric is not None or args.max_items is not None:
+            raise BatchRefused("--metric and --max-items go with --until-decided.")
+        return None
+    return adaptive.prepare(
+        batch,
+        stop,
+        metric=args.metric,
+        alpha=args.alpha,
+        max_items=args.max_items,
+        seed=args.seed,
+        resumed=bool(args.resume),
+    )
+
+
 def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
+    stop, cancel = threading.Event(), threading.Event()
     try:
         fmt = _out_format(args.out) if args.out else None
         batch = _build(args, store)
+        referee = _referee(args, batch, stop)
         done = {r.cell_key for r in batch_results(store, batch.batch_id) if r.status == "ok"} if args.resume else set()
         est = estimate_batch(batch, catalog, skip=done)
     except (BatchRefused, BatchInputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     cells = len(batch.items) * len(batch.model_refs) * batch.repeats
+    shape = _suite_shape(batch)
+    inputs = f"{shape[0]} prompts × {shape[1]} tests" if shape else f"{len(batch.items)} prompts"
     print(
-        f"batch {batch.batch_id}: {len(batch.items)} prompts × {len(batch.model_refs)} models × {batch.repeats} "
+        f"batch {batch.batch_id}: {inputs} × {len(batch.model_refs)} models × {batch.repeats} "
         f"= {cells} cells{f' ({len(done)} already done)' if done else ''}; estimate {est.summary()}"
         + (f"; cap ${batch.budget_usd}" if batch.budget_usd is not None else ""),
         file=sys.stderr,
     )
-    stop, cancel = threading.Event(), threading.Event()
+    if referee is not None:
+        print(referee.plan(), file=sys.stderr)
+    on_result = referee.on_result if referee is not None else None
     try:
         with steps_on_sigint(*_stop_steps(stop, cancel)):
-            outcome = asyncio.run(run_batch(batch, catalog, store, stop=stop, cancel=cancel, on_progress=_Ticker()))
+            outcome = asyncio.run(
+                run_batch(batch, catalog, store, stop=stop, cancel=cancel, on_progress=_Ticker(), on_result=on_result)
+            )
     except BatchRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    decision = referee.finish(outcome, store) if referee is not None else None
     if outcome.note:
         print(outcome.note, file=sys.stderr)
-    if outcome.status != "done" or any(r.status != "ok" for r in outcome.results):
-        print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}", file=sys.stderr)
+    if outcome.status not in ("done", adaptive.DECIDED) or any(r.status != "ok" for r in outcome.results):
+        flags = referee.resume_flags() if referee is not None else ""
+        print(f"resume with: python -m bakeoff batch --resume {batch.batch_id}{flags}", file=sys.stderr)
     frame = cells_frame(batch.items, outcome.results, outcome.cached)
     if fmt is not None:
         _write_out(args.out, fmt, frame, batch.batch_id)
@@ -255,11 +321,17 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
             "cost_usd": str(outcome.progress.cost_usd) if outcome.progress else None,
             "estimate_usd": str(est.total_usd) if est.total_usd is not None else None,
             "aggregates": json.loads(agg.to_json(orient="records")),
+            **({"by_prompt": _by_prompt(outcome)} if shape else {}),
+            **({"adaptive": decision.to_json()} if decision is not None else {}),
             "results": json.loads(frame.to_json(orient="records", force_ascii=False)),
         }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         print(f"batch {batch.batch_id} [{outcome.status}]")
         print(_table(outcome))
+        if decision is not None:
+            print(decision.line())
+    if decision is not None:
+        return 0 if decision.decided else 1
     complete = outcome.status == "done" and all(r.status == "ok" for r in outcome.results)
     return 0 if complete else 1

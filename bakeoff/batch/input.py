@@ -1,4 +1,5 @@
-"""Read a prompt set for a batch: CSV, JSONL or YAML rows with `prompt` and optional `system`, `reference`, `id`.
+"""Read a prompt set for a batch: CSV, JSONL or YAML rows with `prompt` and optional `system`, `reference`, `id`,
+or a YAML test suite (prompts × tests with vars and checks, bakeoff/batch/suite.py).
 
 Any other column is kept as the item's metadata and comes back in the results. Bad input is refused
 with a message naming the file and the row (or line) and what to do, never a traceback.
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bakeoff.batch.suite import SuiteError, cases, is_suite
 
 KNOWN = ("prompt", "system", "reference", "id")
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".yaml": "yaml", ".yml": "yaml"}
@@ -140,13 +143,16 @@ def _rows_jsonl(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def _rows_yaml(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+def _load_yaml(text: str, name: str) -> Any:
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" on line {mark.line + 1}" if mark else ""
         raise BatchInputError(f"{name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+
+
+def _rows_yaml(data: Any, name: str) -> list[tuple[int, dict[str, Any]]]:
     if isinstance(data, dict):
         data = data.get("items", data.get("prompts"))
     if not isinstance(data, list):
@@ -167,7 +173,13 @@ def parse_items(data: bytes, name: str, fmt: str | None = None) -> list[BatchIte
     if fmt is None:
         raise BatchInputError(f"{name}: unknown file type; use .csv, .jsonl or .yaml.")
     text = _decode(data, name)
-    rows = {"csv": _rows_csv, "jsonl": _rows_jsonl, "yaml": _rows_yaml}[fmt](text, name)
+    if fmt == "yaml":
+        doc = _load_yaml(text, name)
+        if is_suite(doc):
+            return _suite_items(doc, name)
+        rows = _rows_yaml(doc, name)
+    else:
+        rows = {"csv": _rows_csv, "jsonl": _rows_jsonl}[fmt](text, name)
     unit = {"csv": "row", "jsonl": "line", "yaml": "item"}[fmt]
     items: list[BatchItem] = []
     seen: dict[str, int] = {}
@@ -202,6 +214,14 @@ def parse_items(data: bytes, name: str, fmt: str | None = None) -> list[BatchIte
     if not items:
         raise BatchInputError(f"{name}: no items found; each row needs a `prompt`.")
     return items
+
+
+def _suite_items(doc: dict[str, Any], name: str) -> list[BatchItem]:
+    try:
+        found = cases(doc, name)
+    except SuiteError as exc:
+        raise BatchInputError(str(exc)) from None
+    return [BatchItem(c.item_id, c.prompt, c.system, c.reference, c.info.metadata(), c.info.test) for c in found]
 
 
 def load_items(path: str | Path) -> list[BatchItem]:

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 
 from bakeoff.batch.input import BatchItem
 from bakeoff.records import Params, Result, new_id, utcnow
-from bakeoff.store.store import Store, _row_to_result, batches, results, runs
+from bakeoff.store.rows import row_to_result
+from bakeoff.store.schema import batches, results, runs
+from bakeoff.store.store import Store
 
 BatchStatus = str  # running | done | stopped (the user) | budget (the cap) | error
 
@@ -121,7 +123,7 @@ def list_batches(store: Store, limit: int = 20) -> list[dict]:
 def batch_results(store: Store, batch_id: str) -> list[Result]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(results).where(results.c.batch_id == batch_id)).mappings().all()
-    return [_row_to_result(r) for r in rows]
+    return [row_to_result(r) for r in rows]
 
 
 def existing_runs(store: Store, run_ids: Iterable[str]) -> set[str]:

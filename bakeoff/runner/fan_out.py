@@ -36,11 +36,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-def to_request(run: Run) -> Request:
+def to_request(run: Run, model_ref: str | None = None) -> Request:
+    """The call for one model: the run's prompt and settings, after that model's own thread so far."""
     p: Params = run.params
     return Request(
         prompt=run.prompt,
         system=p.system or None,
+        history=tuple(run.history.get(model_ref, ())) if model_ref is not None else (),
         max_tokens=p.max_tokens,
         temperature=p.temperature,
         top_p=p.top_p,
@@ -77,7 +79,6 @@ async def fan_out(
     Calls in flight and rate limits are the event loop's (bakeoff/runner/limits.py), shared with every other
     job on it; `limiters` replaces the rate limiters only.
     """
-    req = to_request(run)
     day = run.created_at.date()
     results = (
         list(results)
@@ -90,6 +91,7 @@ async def fan_out(
     limiters = shared_limiters(catalog, specs) if limiters is None else limiters
 
     async def one(spec: ModelSpec, res: Result) -> None:
+        req = to_request(run, res.model_ref)
         await run_one(spec, req, res, policy, notify, limiters.get(spec.id), gate)
         finalize(res, spec, req, catalog, day)
         notify(res)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from bakeoff.catalog import url_policy
 from metrics.tokens import estimate_tokens
-from providers import registry
+from providers import conversation, registry
 from providers.base import (
     Availability,
     BadRequest,
     ConfigError,
-    ContextLength,
     CountsTokens,
     ModelSpec,
     NotFound,
@@ -29,12 +28,15 @@ def _unavailable_error(spec: ModelSpec, av: Availability) -> ProviderError:
 
 
 def prompt_text(req: Request) -> str:
-    """The text a request's prompt tokens are counted on: system and prompt, as sent."""
-    return f"{req.system}\n{req.prompt}" if req.system else req.prompt
+    """The text a request's input tokens are counted on: system, earlier turns and prompt (all are billed)."""
+    return conversation.counted_text(req)
 
 
 def preflight(spec: ModelSpec, req: Request) -> None:
-    """Refuse before sending what the model cannot take: over its output limit or context window."""
+    """Refuse before sending what the model cannot take: a broken conversation, over its output limit or
+    context window. The context check is an estimate (tiktoken, or the local model's tokenizer on the bare
+    text); a local engine repeats it exactly on the encoded prompt."""
+    conversation.check_turns(req)
     try:  # before check(), which may already probe the URL
         url_policy.check_model_url(spec.provider, spec.base_url)
     except url_policy.RefusedURL as exc:
@@ -47,15 +49,11 @@ def preflight(spec: ModelSpec, req: Request) -> None:
         raise BadRequest(
             f"Max tokens {req.max_tokens} is above {spec.display_id}'s output limit of {spec.max_output_tokens}."
         )
-    if spec.context_window is not None:
+    if spec.context_window is not None:  # unknown window: nothing to check against, the provider decides
         text = prompt_text(req)
         counted = provider.count_tokens(spec, text) if isinstance(provider, CountsTokens) else None
-        prompt_tokens = counted if counted is not None else estimate_tokens(text, spec.model)
-        if prompt_tokens + req.max_tokens > spec.context_window:
-            raise ContextLength(
-                f"Prompt ({prompt_tokens} tokens{'' if counted is not None else ', estimated'}) + max tokens "
-                f"({req.max_tokens}) exceed {spec.display_id}'s context window of {spec.context_window}."
-            )
+        tokens = counted if counted is not None else estimate_tokens(text, spec.model)
+        conversation.check_context(spec, req, tokens, window=spec.context_window, exact=False)
 
 
 def request_tokens(spec: ModelSpec, req: Request) -> int:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 
 from bakeoff.records import Run
+from providers.base import Turn
 
 
 class InvalidRun(ValueError):
@@ -41,11 +42,12 @@ def validate(run: Run) -> None:
     p = run.params
     for name, text in _texts(run):
         _check_text(name, text)
-    size = len(run.prompt) + len(p.system or "")
+    size = len(run.prompt) + len(p.system or "") + max((_chars(t) for t in run.history.values()), default=0)
     max_chars = int(limit("MAX_PROMPT_CHARS", MAX_PROMPT_CHARS))
     if size > max_chars:
+        what = "The prompt with the conversation so far" if run.history else "The prompt"
         raise InvalidRun(
-            f"The prompt is {size:,} characters; the limit is {max_chars:,} (BAKEOFF_MAX_PROMPT_CHARS). Shorten it."
+            f"{what} is {size:,} characters; the limit is {max_chars:,} (BAKEOFF_MAX_PROMPT_CHARS). Shorten it."
         )
     if not isinstance(p.max_tokens, int) or isinstance(p.max_tokens, bool) or p.max_tokens <= 0:
         raise InvalidRun(f"Max tokens must be at least 1, a whole number (got {p.max_tokens!r}).")
@@ -61,6 +63,10 @@ def validate(run: Run) -> None:
         raise InvalidRun(f"Seed must be a whole number below 2^63 (got {p.seed!r}).")
 
 
+def _chars(history: tuple[Turn, ...]) -> int:
+    return sum(len(t.content) for t in history)
+
+
 def _texts(run: Run) -> Iterator[tuple[str, str]]:
     """Every text of a run that is stored and sent, with the name the user knows it by."""
     yield "the prompt", run.prompt
@@ -68,6 +74,9 @@ def _texts(run: Run) -> Iterator[tuple[str, str]]:
         yield "the system prompt", run.params.system
     if isinstance(run.reference, str):
         yield "the reference answer", run.reference
+    for ref, turns in run.history.items():
+        for i, t in enumerate(turns, 1):
+            yield f"turn {(i + 1) // 2} of the conversation ({t.role}, {ref})", t.content
     for i, check in enumerate(run.assertions, 1):
         value = check.value
         if value is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import logging
 import random
 import time
@@ -36,6 +37,8 @@ T = TypeVar("T")
 _SECRET_QUERY_KEYS = {"password", "sslpassword", "passfile"}
 _MIGRATION_LOCK_KEY = 0x6261_6B65  # "bake": one advisory lock id for schema changes
 LOCKED_RETRIES = 8
+BUSY_TIMEOUT_S = 10.0  # how long SQLite itself waits for a lock before answering "database is locked"
+OPEN_WAIT_S = 10.0  # how long opening a database keeps retrying a lock before saying so
 
 
 def normalize_url(url: str) -> str:
@@ -66,7 +69,7 @@ def display_url(url: sa.URL) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL itself may have to wait for a lock
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")  # first: switching to WAL may wait for a lock
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -77,7 +80,7 @@ def create_engine(url: str) -> Engine:
     """An engine for a store URL: SQLite pragmas on every connection; pre-ping for a server database."""
     url = normalize_url(url)
     if sa.make_url(url).get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Sessions in UTC: times come back as SQLite gives them, whatever the server's own zone.
@@ -85,7 +88,7 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
-def _is_locked(exc: OperationalError) -> bool:
+def is_locked(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return "database is locked" in text or "database is busy" in text or "database table is locked" in text
 
@@ -102,13 +105,31 @@ def retry_locked(write: Callable[P, T]) -> Callable[P, T]:
             try:
                 return write(*args, **kwargs)
             except OperationalError as exc:
-                if not _is_locked(exc) or attempt == LOCKED_RETRIES - 1:
+                if not is_locked(exc) or attempt == LOCKED_RETRIES - 1:
                     raise
                 log.warning("store busy in %s (attempt %d), retrying", write.__name__, attempt + 1)
                 time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0))
         raise AssertionError("unreachable")
 
     return wrapper
+
+
+def wait_out_lock(call: Callable[[], T]) -> T:
+    """Run `call` again while SQLite reports a lock, until OPEN_WAIT_S have passed; then let the lock error out.
+
+    For opening a database: its first reads and the switch to WAL had no retry, so a database another
+    program held for a moment failed at start-up.
+    """
+    deadline = time.monotonic() + OPEN_WAIT_S
+    for attempt in itertools.count():
+        try:
+            return call()
+        except OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() >= deadline:
+                raise
+            log.warning("database busy while opening (attempt %d), retrying", attempt + 1)
+            time.sleep(min(0.5, 0.05 * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def lock_for_migration(conn: Connection) -> None:

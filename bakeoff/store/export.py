@@ -16,95 +16,50 @@ from typing import Any
 
 import pandas as pd
 
-from bakeoff.records import Result, Run
+from bakeoff.records import RESULT_FIELDS_IN_ORDER, Result, Run, plain
 
-COLUMNS = [
-    "run_id",
-    "created_at",
-    "prompt",
-    "system",
-    "reference",
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "seed",
-    "model",
-    "provider",
-    "provider_model",
-    "quantization",
-    "status",
-    "output",
-    "error_class",
-    "error_message",
-    "http_status",
-    "queue_s",
-    "ttft_s",
-    "e2e_s",
-    "tpot_s",
-    "output_tokens_per_s",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "reasoning_tokens",
-    "tokens_source",
-    "cost_usd",
-    "cost_basis",
-    "price_as_of",
-    "finish_reason",
-    "attempts",
-    "request_id",
-    "memory_bytes",
-    "load_s",
+_RUN_COLUMNS = [
+    "run_id", "created_at", "prompt", "system", "reference", "temperature", "max_tokens", "top_p", "seed",
+    "conversation_id", "turn",
+]  # fmt: skip
+ERROR_COLUMNS = {"error_class": "class", "error_message": "message", "http_status": "http_status"}  # of its JSON
+_EXPORTED = [c for c in RESULT_FIELDS_IN_ORDER if c.export]  # records.RESULT_FIELDS says which, and as what
+COLUMNS = _RUN_COLUMNS + [
+    name for c in _EXPORTED if c.kind != "json" for name in (ERROR_COLUMNS if c.kind == "error" else (c.export,))
 ]
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def rows(pairs: Iterable[tuple[Run, list[Result]]]) -> list[dict[str, Any]]:
-    out = []
-    for run, results in pairs:
-        for r in results:
-            out.append(
-                {
-                    "run_id": run.run_id,
-                    "created_at": run.created_at.isoformat(),
-                    "prompt": run.prompt,
-                    "system": run.params.system,
-                    "reference": run.reference,
-                    "temperature": run.params.temperature,
-                    "max_tokens": run.params.max_tokens,
-                    "top_p": run.params.top_p,
-                    "seed": run.params.seed,
-                    "model": r.model_ref,
-                    "provider": r.provider,
-                    "provider_model": r.model,
-                    "quantization": r.precision,
-                    "status": r.status,
-                    "output": r.output,
-                    "error_class": r.error.cls if r.error else None,
-                    "error_message": r.error.message if r.error else None,
-                    "http_status": r.error.http_status if r.error else None,
-                    "queue_s": r.queue_s,
-                    "ttft_s": r.ttft_s,
-                    "e2e_s": r.e2e_s,
-                    "tpot_s": r.tpot_s,
-                    "output_tokens_per_s": r.output_tokens_per_s,
-                    "input_tokens": r.input_tokens,
-                    "output_tokens": r.output_tokens,
-                    "cached_input_tokens": r.cached_input_tokens,
-                    "reasoning_tokens": r.reasoning_tokens,
-                    "tokens_source": r.tokens_source,
-                    "cost_usd": str(r.cost_usd) if r.cost_usd is not None else None,
-                    "cost_basis": r.cost_basis,
-                    "price_as_of": r.price_as_of.isoformat() if r.price_as_of else None,
-                    "finish_reason": r.finish_reason,
-                    "attempts": r.attempts,
-                    "request_id": r.request_id,
-                    "memory_bytes": r.memory_bytes,
-                    "load_s": r.load_s,
-                    **{f"score_{k}": v for k, v in r.scores.items()},
-                }
-            )
+def _run_cells(run: Run) -> dict[str, Any]:
+    p = run.params
+    values = (run.run_id, run.created_at.isoformat(), run.prompt, p.system, run.reference)
+    settings = (p.temperature, p.max_tokens, p.top_p, p.seed)
+    return dict(zip(_RUN_COLUMNS, (*values, *settings, run.conversation_id, run.turn), strict=True))
+
+
+def result_cells(r: Result) -> dict[str, Any]:
+    """A result's flat export columns: the error in three, each dict field spread to one column per key."""
+    out: dict[str, Any] = {}
+    for c in _EXPORTED:
+        value = plain(c.kind, getattr(r, c.field))
+        if c.kind == "error":
+            out.update({name: (value or {}).get(key) for name, key in ERROR_COLUMNS.items()})
+        elif isinstance(value, dict):
+            out.update({f"{c.export}{k}": v for k, v in value.items()})
+        elif c.kind != "json":
+            out[c.export] = value
     return out
+
+
+def _nested(run: Run, r: Result) -> dict[str, Any]:
+    """What only JSONL carries: the list fields (the per-attempt log) and the model's thread before this turn."""
+    out = {c.export: plain(c.kind, getattr(r, c.field)) for c in _EXPORTED if isinstance(getattr(r, c.field), list)}
+    out["history"] = [{"role": t.role, "content": t.content} for t in run.history.get(r.model_ref, ())]
+    return out
+
+
+def rows(pairs: Iterable[tuple[Run, list[Result]]]) -> list[dict[str, Any]]:
+    return [{**_run_cells(run), **result_cells(r)} for run, results in pairs for r in results]
 
 
 def neutralise(value: Any) -> Any:
@@ -157,11 +112,10 @@ def to_parquet(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
 
 
 def to_jsonl(pairs: Iterable[tuple[Run, list[Result]]]) -> bytes:
-    """One object per result: the CSV columns plus the nested per-attempt log."""
-    pairs = list(pairs)
-    logs = [r.attempt_log for _, results in pairs for r in results]
+    """One object per result: the CSV columns plus the nested per-attempt log and conversation so far."""
     lines = (
-        json.dumps({**row, "attempt_log": log}, ensure_ascii=False) + "\n"
-        for row, log in zip(rows(pairs), logs, strict=True)
+        json.dumps({**_run_cells(run), **result_cells(r), **_nested(run, r)}, ensure_ascii=False) + "\n"
+        for run, results in pairs
+        for r in results
     )
     return "".join(lines).encode("utf-8")

@@ -15,9 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bakeoff.store.store import Store, results, runs
+from bakeoff.store.schema import results, runs
+from bakeoff.store.store import Store
 
-RUN_STATUSES = ("done", "running", "cancelled")
+RUN_STATUSES = ("done", "running", "cancelled", "interrupted", "unsaved")
 WITH_FAILURES = "with failures"  # a status choice: a run where at least one model did not answer
 _FAILED = ("error", "timeout", "interrupted", "cancelled")
 
@@ -51,6 +52,14 @@ class RunRow:
     n_ok: int = 0
     cost_usd: float | None = None  # sum of the priced answers; None when none was priced
     mean_e2e_s: float | None = None
+    conversation_id: str = ""  # the conversation's first run ("" = this run's own id)
+    turn: int = 1
+    turns: int = 1  # runs stored in its conversation
+
+    @property
+    def in_conversation(self) -> bool:
+        """One turn of a conversation, rather than a question on its own."""
+        return self.turns > 1 or self.turn > 1
 
 
 @dataclass(frozen=True)
@@ -112,9 +121,12 @@ def list_page(store: Store, f: HistoryFilter = HistoryFilter(), page: int = 1, p
         pages = max(1, -(-total // page_size))
         page = min(max(1, page), pages)
         q = (
-            sa.select(runs.c.run_id, runs.c.created_at, runs.c.status, runs.c.source, runs.c.prompt, runs.c.model_refs)
+            sa.select(
+                runs.c.run_id, runs.c.created_at, runs.c.status, runs.c.source, runs.c.prompt, runs.c.model_refs,
+                runs.c.conversation_id, runs.c.turn, _turns().label("turns"),
+            )
             .where(*conditions(f))
-            .order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
+            .order_by(runs.c.created_at.desc(), runs.c.turn.desc(), runs.c.run_id.desc())  # a later turn is newer
             .limit(page_size)
             .offset((page - 1) * page_size)
         )
@@ -128,6 +140,9 @@ def list_page(store: Store, f: HistoryFilter = HistoryFilter(), page: int = 1, p
             source=r["source"],
             prompt=r["prompt"],
             model_refs=json.loads(r["model_refs"]),
+            conversation_id=r["conversation_id"] or r["run_id"],
+            turn=r["turn"] or 1,
+            turns=r["turns"] or 1,
             **summary.get(r["run_id"], {}),
         )
         for r in found
@@ -159,6 +174,12 @@ def _summaries(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, dict[st
             "mean_e2e_s": None if r["mean_e2e_s"] is None else float(r["mean_e2e_s"]),
         }
     return out
+
+
+def _turns() -> sa.ScalarSelect[int]:
+    """How many runs the row's conversation has stored (the conversation_id index answers it)."""
+    same = runs.alias("same_conversation")
+    return sa.select(sa.func.count()).where(same.c.conversation_id == runs.c.conversation_id).scalar_subquery()
 
 
 def models_in_history(store: Store) -> list[str]:

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bakeoff.store.store import Store, results, runs
+from bakeoff.store.schema import results, runs
+from bakeoff.store.store import Store
 
 Key = tuple[str, str, str | None]  # (provider, provider's model name, precision or None)
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bakeoff.catalog.config import load_catalog
 from bakeoff.store.store import Store, url_for_path
 from tests.fakes.server import FakeServer
@@ -134,3 +136,81 @@ def test_ctrl_c_mid_answer_saves_the_partial_text_and_exits_130(fake: FakeServer
     assert run.status == "cancelled"
     assert (stored.status, stored.output, stored.error.cls) == ("cancelled", "Blue light", "Cancelled")
     assert stored.tokens_source == "estimated" and stored.cost_usd is not None and stored.cost_usd > 0
+
+
+# ---- run --messages: a conversation from a file (in process, on the scripted provider) ----
+
+
+def _conv(tmp_path: Path, messages: object) -> str:
+    path = tmp_path / "conv.json"
+    path.write_text(messages if isinstance(messages, str) else json.dumps(messages), encoding="utf-8")
+    return str(path)
+
+
+def test_run_messages_sends_the_conversation_to_every_model(scripted, monkeypatch, tmp_path, capsys) -> None:
+    from bakeoff import cli
+    from providers.base import Turn
+
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))
+    conv = _conv(tmp_path, [
+        {"role": "system", "content": "Answer in one word."},
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "And of Spain?"},
+    ])  # fmt: skip
+    code = cli.main(["run", "--messages", conv, "--model", "scripted/a", "--model", "scripted/b", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (out["conversation_id"], out["turn"]) == (out["run_id"], 2)
+    assert [(r["model"], r["turn"], r["conversation_id"]) for r in out["results"]] == [
+        ("scripted/a", 2, out["run_id"]), ("scripted/b", 2, out["run_id"])
+    ]  # fmt: skip
+    history = (Turn("user", "Capital of France?"), Turn("assistant", "Paris."))
+    for model, req in scripted.requests:  # the same earlier turns for every model, the system prompt apart
+        assert (req.system, req.history, req.prompt) == ("Answer in one word.", history, "And of Spain?"), model
+    run, _ = Store(url_for_path(str(tmp_path / "cli.db"))).get_run(out["run_id"])
+    assert run.turn == 2 and run.history == {"scripted/a": history, "scripted/b": history}
+    assert run.params.system == "Answer in one word." and run.prompt == "And of Spain?"
+
+
+U = {"role": "user", "content": "hi"}
+A = {"role": "assistant", "content": "hello"}
+BAD_CONVERSATIONS: dict[str, tuple[object, list[str], str]] = {
+    "the last turn is an answer": ([U, A], [], "messages[1] is assistant: the last message must be the user"),
+    "an empty list": ([], [], "conv.json: expected a non-empty JSON list"),
+    "an unknown role": ([{"role": "bot", "content": "x"}], [], "conv.json: messages[0] has role 'bot'"),
+    "content that is not text": ([U, A, {"role": "user", "content": 3}], [], "messages[2] (user): content must be"),
+    "two system messages": (
+        [{"role": "system", "content": "a"}, U, A, {"role": "system", "content": "b"}, U], [],
+        "messages[3] is a second system message",
+    ),
+    "a system message not first": ([U, A, {"role": "system", "content": "b"}, U], [], "messages[2]: the system"),
+    "not JSON": ("[{'role': 'user'}]", [], "conv.json is not JSON text"),
+    "a missing file": (None, [], "conv.json: cannot read it"),
+    "a system message and --system": (
+        [{"role": "system", "content": "a"}, U], ["--system", "b"], "has a system message and --system gives another"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_CONVERSATIONS))
+def test_run_messages_refuses_a_bad_conversation_with_exit_2(case, scripted, monkeypatch, tmp_path, capsys) -> None:
+    from bakeoff import cli
+
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))
+    messages, extra, says = BAD_CONVERSATIONS[case]
+    conv = str(tmp_path / "conv.json") if messages is None else _conv(tmp_path, messages)
+    assert cli.main(["run", "--messages", conv, "--model", "scripted/a", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and "Traceback" not in err, err
+    assert scripted.calls == {}
+
+
+def test_run_takes_a_prompt_or_messages_not_both(scripted, monkeypatch, tmp_path, capsys) -> None:
+    from bakeoff import cli
+
+    monkeypatch.setenv("BAKEOFF_DB", str(tmp_path / "cli.db"))
+    conv = _conv(tmp_path, [U])
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["run", "--prompt", "hi", "--messages", conv, "--model", "scripted/a"])
+    assert refused.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

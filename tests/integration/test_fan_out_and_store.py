@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from bakeoff.catalog.config import LocalCompute
 from bakeoff.store import export
-from bakeoff.store.store import Store, metadata
+from bakeoff.store.schema import metadata
+from bakeoff.store.store import Store
 from tests.fakes.server import FakeServer
 from tests.integration.conftest import PRICE, catalog, run_models
 from tests.integration.wires import KEYS, MARKER, WIRES, paced

@@ -1,4 +1,5 @@
-"""AppTest drives the Batch page with scripted models: paste a prompt set, estimate, start, results, stop, resume."""
+"""AppTest drives the Batch page with scripted models: paste a prompt set, estimate, start, results, stop, resume;
+paste a test suite: its pass/fail grid and prompt variants compared on one model."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ MODELS = {
             "model": "alpha",
             "kind": "commercial",
             "label": "Alpha",
-            "options": {"replies": [["France", "Paris"], ["2\\+2", "4"]], "usage": [12, 4]},
+            "options": {"replies": [["France", "Paris"], ["2\\+2", "4"], ["Peru", "Lima"]], "usage": [12, 4]},
             "rate_limit": {"requests_per_minute": 6000},
         },
         "beta": {
@@ -24,7 +25,7 @@ MODELS = {
             "model": "beta",
             "kind": "commercial",
             "label": "Beta",
-            "options": {"replies": [["France", "Lyon"], ["2\\+2", "4"]]},
+            "options": {"replies": [["France", "Lyon"], ["2\\+2", "4"], ["Peru. One", "Cusco"], ["Peru", "Lima"]]},
         },
         "slow": {
             "provider": "scripted",
@@ -188,3 +189,52 @@ def test_abort_stops_the_call_in_flight_and_keeps_what_it_streamed(page):
     assert not at.exception
     (cell,) = batch_results(state.store(), at.session_state["batch_id"])
     assert (cell.status, cell.output) == ("cancelled", "a")
+
+
+SUITE = """\
+prompts: ["What is the capital of {{country}}?", "Name the capital of {{country}}. One word."]
+tests:
+  - vars: {country: France}
+    assert: ["contains/i: paris"]
+  - vars: {country: Peru}
+    description: South America
+    assert: ["contains/i: lima"]
+"""
+
+
+def fill_suite(at: AppTest, suite: str, models: list[str]) -> AppTest:
+    at.radio(key="batch_paste_format").set_value("yaml").run()
+    return fill(at, suite, models)
+
+
+def test_a_suite_shows_the_pass_fail_grid_and_compares_prompt_variants(page):
+    at = fill_suite(page, SUITE, ["alpha", "beta"])
+    assert any("2 prompts × 2 tests = 4 items" in c.value for c in at.caption)
+    assert any("Estimate: 8 calls" in e.label for e in at.expander)
+    at.button(key="batch_start").click().run()
+    at = wait_until_done(at)
+    assert not at.exception
+    grid = table_with(at, "vars")
+    assert list(grid.columns) == ["test", "vars", "alpha · P1", "alpha · P2", "beta · P1", "beta · P2"]
+    assert list(grid["test"]) == ["1", "2 · South America", "pass rate"]
+    assert grid.loc[0, "vars"] == "country=France" and grid.loc[0, "alpha · P1"] == "✓ pass"
+    assert grid.loc[0, "beta · P1"] == "✗ contains (any case) 'paris'"
+    assert grid.loc[1, "beta · P2"] == "✗ contains (any case) 'lima'"
+    assert list(grid.loc[2, ["alpha · P1", "beta · P1", "beta · P2"]]) == ["100% (2/2)", "50% (1/2)", "0% (0/2)"]
+    why = table_with(at, "why")
+    assert len(why) == 3 and set(why["answer"]) == {"Lyon", "Cusco"}
+    assert at.get("plotly_chart")  # pass rate / quality / cost / latency per prompt variant
+    at.selectbox(key="suite_pair_model").set_value("beta").run()
+    text = "\n".join(m.value for m in at.markdown)
+    assert "On **2** tests, P1 − P2 on beta = **0.5**" in text and "P1 better on **50%**, tie 50%" in text
+    per_model = table_with(at, "ok / cells")
+    assert list(per_model["passed"]) == ["4/4 (100%)", "1/4 (25%)"]
+
+
+def test_a_suite_with_a_missing_variable_names_it_and_cannot_start(page):
+    at = fill_suite(page, SUITE.replace("{country: Peru}", "{land: Peru}"), ["alpha"])
+    assert any(
+        "test 2 (South America), prompt 1 'What is the capital of {{country}}?': no variable `country`" in e.value
+        for e in at.error
+    )
+    assert at.button(key="batch_start").disabled

@@ -195,3 +195,98 @@ def test_long_answers_scroll_in_their_card(start_app):
     at = wait_until_done(run_compare(start_app(models, {"prices": {}}), "Go on", ["long"]))
     assert not at.exception
     assert any("(1 long)" in e.proto.label for e in at.expander)
+
+
+# ---- conversations: follow-ups continue each model's own thread ----
+
+CONVERSATION = {
+    "models": {
+        "alpha": MODELS["models"]["alpha"],
+        "beta": {"provider": "scripted", "model": "beta", "kind": "commercial",
+                 "options": {"replies": [["Spain", "Madrid."], ["Italy", "Rome."]], "chunks": ["Paris."]}},
+        # fits the first question, not once its own long first answer is resent: refused before sending, turn 2
+        "tiny": {"provider": "scripted", "model": "tiny", "kind": "commercial", "context_window": 180,
+                 "options": {"chunks": ["word " * 60]}},
+    }
+}
+
+
+def follow_up(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="compare_followup").input(text)
+    at.button(key="compare_followup_send").click().run()
+    return wait_until_done(at)
+
+
+def _requests(scripted, model: str) -> list:
+    return [req for name, req in scripted.requests if name == model]
+
+
+def test_follow_ups_continue_each_models_own_thread(start_app, scripted):
+    from providers.base import Turn
+    from ui import state
+
+    at = wait_until_done(run_compare(start_app(CONVERSATION, PRICING), "Capital of France?", ["alpha", "beta", "tiny"]))
+    first_id = at.session_state["compare_run_id"]
+    assert "Follow-up** · turn 2" in "\n".join(m.value for m in at.markdown)
+    at = follow_up(at, "And of Spain?")
+    assert not at.exception
+    second_id = at.session_state["compare_run_id"]
+    assert second_id != first_id and at.text_area(key="compare_followup").value == ""  # the box is cleared
+    # each model was sent its own first answer, not another model's
+    assert _requests(scripted, "alpha")[-1].history == (Turn("user", "Capital of France?"),
+                                                        Turn("assistant", "Paris is the capital."))
+    assert _requests(scripted, "beta")[-1].history == (Turn("user", "Capital of France?"), Turn("assistant", "Paris."))
+    second, results = state.store().get_run(second_id)
+    assert (second.conversation_id, second.turn) == (first_id, 2)
+    # tiny's thread outgrew its context window: a clear error on its card, the others unaffected
+    assert [(r.model_ref, r.status) for r in results] == [("alpha", "ok"), ("beta", "ok"), ("tiny", "error")]
+    assert any("ContextLength" in e.value and "context window of 180" in e.value for e in at.error)
+    assert len(_requests(scripted, "tiny")) == 1  # refused before sending
+    # the cards show the conversation: the newest turn above, earlier turns collapsed, the conversation total
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**Turn 2** of this conversation" in text and "Madrid." in text
+    assert [e.proto.label for e in at.expander].count("Earlier turns (1)") == 3
+    captions = "\n".join(c.value for c in at.caption)
+    assert "conversation, 2 turns: tokens in/out **24 / 8**" in captions  # alpha reports 12 / 4 per turn
+    assert "TTFT" in captions and "turn 1" in captions
+    # the votes and the judge apply to the newest turn
+    assert at.dataframe[0].value["status"].tolist() == ["ok", "ok", "error"]
+
+    at = follow_up(at, "And of Italy?")  # tiny continues without the turn it failed
+    third, results = state.store().get_run(at.session_state["compare_run_id"])
+    assert third.turn == 3 and [r.output for r in results][:2] == ["Paris is the capital.", "Rome."]
+    assert [t.content for t in third.history["beta"]] == ["Capital of France?", "Paris.", "And of Spain?", "Madrid."]
+    assert third.history["tiny"] == (Turn("user", "Capital of France?"), Turn("assistant", "word " * 60))
+    assert [r.turn for r, _ in state.store().conversation(first_id)] == [1, 2, 3]
+    assert [e.proto.label for e in at.expander].count("Earlier turns (2)") == 3
+    assert "no answer (ContextLength)" in "\n".join(c.value for c in at.caption)
+
+
+def test_an_empty_follow_up_is_refused_and_nothing_is_sent(start_app, scripted):
+    at = wait_until_done(run_compare(start_app(CONVERSATION, PRICING), "Capital of France?", ["beta"]))
+    shown = at.session_state["compare_run_id"]
+    at.button(key="compare_followup_send").click().run()
+    assert any("prompt is empty" in e.value for e in at.error)
+    assert at.session_state["compare_run_id"] == shown and len(scripted.requests) == 1
+
+
+def test_history_reopens_a_conversation_on_compare_to_continue_it(start_app, scripted):
+    from ui import state
+
+    at = wait_until_done(run_compare(start_app(CONVERSATION, PRICING), "Capital of France?", ["alpha", "beta"]))
+    at = follow_up(at, "And of Spain?")
+    latest = at.session_state["compare_run_id"]
+    at.switch_page("app_pages/history.py").run()
+    table = at.dataframe[0].value
+    assert list(table["turn"]) == ["2", "1"] and set(table["conversation_id"]) == {state.store().get_run(latest)[0]
+                                                                                    .conversation_id}
+    at.selectbox(key="history_open").select_index(1).run()  # the first turn
+    assert "turn 1 · 'Capital of France?'" in at.selectbox(key="history_open").value
+    assert any("Turn 1 of a conversation of 2 turns" in c.value for c in at.caption)
+    at.button(key="history_continue").click().run()
+    assert not at.exception
+    assert at.session_state["compare_run_id"] == latest  # its latest turn, on Compare
+    assert "Follow-up** · turn 3" in "\n".join(m.value for m in at.markdown)
+    at = follow_up(at, "And of Italy?")
+    third, _ = state.store().get_run(at.session_state["compare_run_id"])
+    assert third.turn == 3 and _requests(scripted, "beta")[-1].history[-1].content == "Madrid."

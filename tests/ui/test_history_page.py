@@ -173,3 +173,11 @@ def test_trends_chart_per_model(history):
     assert any(t.startswith("Total time per answer") for t in titles)
     total = next(f for f in figs if f["layout"]["title"]["text"].startswith("Total time per answer"))
     assert {t["name"] for t in total["data"]} == {"alpha", "beta"}
+
+
+def test_status_filter_offers_unsaved_runs(history):
+    at, store, runs = history
+    store.set_run_status(runs[3].run_id, "unsaved")  # it finished, but the store could not keep all of it
+    assert "unsaved" in at.multiselect(key="history_status").options
+    at.multiselect(key="history_status").set_value(["unsaved"]).run()
+    assert list(_table(at)["run_id"]) == [runs[3].run_id] and list(_table(at)["status"]) == ["unsaved"]

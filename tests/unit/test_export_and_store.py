@@ -7,11 +7,15 @@ import multiprocessing
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from bakeoff.records import ErrorInfo, Params, Result, Run
 from bakeoff.store import export
-from bakeoff.store.store import MIGRATIONS, Store, metadata
+from bakeoff.store.migrations import MIGRATIONS
+from bakeoff.store.schema import metadata
+from bakeoff.store.store import Store
+from bakeoff.store.unusable import StoreUnusable
 
 
 def sample() -> tuple[Run, list[Result]]:
@@ -73,6 +77,21 @@ def test_migrations_are_recorded_once_on_both_backends(any_store):
     Store(any_store.url).engine.dispose()  # reopening does not re-apply
     with any_store.engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM migrations")) == len(numbers)
+
+
+def test_a_database_from_a_newer_schema_is_refused_on_both_backends(any_store):
+    known = max(n for n, _ in MIGRATIONS)
+    any_store.save_run(Run(prompt="kept", model_refs=["m"]))
+    with any_store.engine.begin() as conn:  # what a later Bakeoff's migration leaves behind
+        conn.execute(sa.text("INSERT INTO migrations (number, applied_at) VALUES (:n, :t)"),
+                     {"n": known + 3, "t": dt.datetime.now(dt.UTC)})  # fmt: skip
+    with pytest.raises(StoreUnusable) as refused:
+        Store(any_store.url)
+    assert (
+        f"this database was written by a newer Bakeoff (schema {known + 3}, this version knows up to {known}): "
+        "upgrade Bakeoff or point BAKEOFF_DB elsewhere"
+    ) in str(refused.value)
+    assert any_store.count_runs() == 1  # refused before anything was touched
 
 
 def _writer(url: str, n: int, tag: str) -> None:

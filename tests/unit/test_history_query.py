@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from bakeoff.records import ErrorInfo, Params, Result, Run
 from bakeoff.store import history_query as hq
 from bakeoff.store.history_query import HistoryFilter
-from bakeoff.store.store import Store, results, runs
+from bakeoff.store.schema import results, runs
+from bakeoff.store.store import Store
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 MODELS = ["alpha", "beta", "gamma@4bit"]

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 
 from bakeoff.records import ErrorInfo, Judgment, Result, Run, Vote
 from bakeoff.store.engine import normalize_url
-from bakeoff.store.store import Store, runs
+from bakeoff.store.schema import runs
+from bakeoff.store.store import Store
+from bakeoff.store.unusable import StoreUnusable
 
 
 def test_hostile_text_and_overlong_fields_are_stored_on_both_backends(any_store, caplog):
@@ -97,10 +99,12 @@ def test_the_password_is_never_shown_or_logged(postgres_url, caplog, monkeypatch
         shown = store.display_url
         store.engine.dispose()
         dead = sa.make_url(url).set(port=1)  # nothing listens there: the error must not carry the password
-        with pytest.raises(sa.exc.OperationalError) as failed:
+        with pytest.raises(StoreUnusable) as failed:  # says which server, what failed and what to do
             Store(dead.render_as_string(hide_password=False))
     assert "***" in shown and secret not in shown
-    assert secret not in str(failed.value) and secret not in caplog.text
+    message = str(failed.value)
+    assert "cannot use the database at postgresql+psycopg://" in message and "DATABASE_URL" in message
+    assert secret not in str(failed.value) + str(failed.value.__cause__) and secret not in caplog.text
 
 
 def test_history_queries_run_on_both_backends(any_store):

@@ -18,7 +18,9 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from bakeoff.store.store import MIGRATIONS, Store, results, runs
+from bakeoff.store.migrations import MIGRATIONS
+from bakeoff.store.schema import results, runs
+from bakeoff.store.store import Store
 from tests import store_workers
 from tests.store_workers import MODELS
 

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from bakeoff.records import Judgment, Result, Run, Vote
-from bakeoff.store.store import MIGRATIONS, Store
+from bakeoff.store.migrations import MIGRATIONS
+from bakeoff.store.store import Store
 from metrics.assertions import Assertion
 
 # The schema migration 1 created before this issue (sqlite3 .schema of a database made at that commit).
