@@ -5,9 +5,9 @@ import streamlit as st
 
 from bakeoff.batch.runner import Batch, BatchRefused
 from bakeoff.batch.store import batch_results, get_batch, list_batches
+from bakeoff.jobs.batches import BatchJob, start_batch
 from ui import state
 from ui.batch_view import (
-    live_batches,
     model_picker,
     read_items,
     render_progress,
@@ -21,7 +21,7 @@ from ui.planner_view import render_planner
 
 cat = effective_catalog(state.catalog())
 store = state.store()
-registry = live_batches()
+jobs = state.jobs()
 for problem in cat.problems:
     st.warning(f"Config problem, entry skipped — {problem}")
 
@@ -33,7 +33,7 @@ st.title("Batch")
 items, name = read_items()
 
 batch_id = st.session_state.get("batch_id")
-live = registry.get(batch_id) if batch_id else None
+live = jobs.get(BatchJob, batch_id) if batch_id else None
 running = live is not None and not live.done
 
 refusal = None
@@ -45,7 +45,7 @@ if items and refs:
 
 past = [b for b in list_batches(store, limit=30)]
 resumable = [b for b in past if b["status"] != "running" and (b["status"] != "done" or b["n_ok"] < b["n_results"])]
-start_col, stop_col, resume_col, pick_col = st.columns([1, 1, 1, 4])
+start_col, stop_col, abort_col, resume_col, pick_col = st.columns([1, 1, 1, 1, 4])
 if start_col.button(
     "Start",
     type="primary",
@@ -54,14 +54,20 @@ if start_col.button(
     disabled=running or not items or not refs or refusal is not None,
 ):
     try:
-        live = registry.start(draft, cat, store)
+        live = start_batch(jobs, draft, cat, store)
         st.session_state["batch_id"] = batch_id = draft.batch_id
         st.rerun()  # render the page in its running state (Start disabled, Stop enabled)
     except BatchRefused as exc:
         st.error(md_dollars(str(exc)))
-if stop_col.button("Stop", key="batch_stop", disabled=not running, icon=":material/stop:"):
+if stop_col.button("Stop", key="batch_stop", disabled=not running, icon=":material/stop:",
+                   help="Start no new cell; the calls in flight finish and are saved with their cost."):
+    live.stop.set()
+    st.toast("Stopping: no new cells; the calls in flight finish and are saved…")
+if abort_col.button("Abort", key="batch_abort", disabled=not running, icon=":material/cancel:",
+                    help="Also stop the calls in flight: what they streamed is kept as cancelled and sent again "
+                    "on resume."):
     live.cancel.set()
-    st.toast("Stopping: calls in flight end, finished cells are kept…")
+    st.toast("Aborting the calls in flight; what they streamed is kept as cancelled…")
 to_resume = pick_col.selectbox(
     "Resume a batch",
     [b["batch_id"] for b in resumable],
@@ -80,7 +86,7 @@ if resume_col.button("Resume", key="batch_resume", disabled=running or to_resume
     if earlier is not None:
         earlier.concurrency = concurrency
         try:
-            live = registry.start(earlier, cat, store)
+            live = start_batch(jobs, earlier, cat, store)
             st.session_state["batch_id"] = batch_id = earlier.batch_id
             st.rerun()  # render the page in its running state (Start disabled, Stop enabled)
         except BatchRefused as exc:
@@ -89,7 +95,7 @@ if resume_col.button("Resume", key="batch_resume", disabled=running or to_resume
 
 @st.fragment(run_every=0.5)
 def progress_panel(batch_id: str) -> None:
-    current = registry.get(batch_id)
+    current = jobs.get(BatchJob, batch_id)
     if current is None or current.done:
         st.rerun()
     render_progress(current.snapshot())

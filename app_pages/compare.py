@@ -5,6 +5,8 @@ from functools import partial
 
 import streamlit as st
 
+from bakeoff.jobs.repeats import RepeatSeries, start_repeats
+from bakeoff.jobs.runs import RunJob, start_run
 from bakeoff.records import Run
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import CHECK_SYNTAX, InvalidCheck, parse_checks
@@ -13,12 +15,12 @@ from ui.cards import render_cards
 from ui.estimate_view import budget_setting, estimate, md_dollars, render_estimate
 from ui.local_compute import effective_catalog
 from ui.prefill import apply_prefill
-from ui.repeats_view import render_repeats, repeats_setting, series_registry
+from ui.repeats_view import render_repeats, repeats_setting
 from ui.run_view import render_compare, render_unsaved
 from ui.sidebar import blind_toggle, generation_settings, model_picker
 
 cat = effective_catalog(state.catalog())  # with this session's hardware $/hour, if set on Settings
-runs = state.live_runs()
+jobs = state.jobs()
 store = state.store()
 for problem in cat.problems:
     st.warning(f"Config problem, entry skipped — {problem}")
@@ -47,11 +49,11 @@ with st.expander("System prompt, reference answer and checks"):
                           placeholder="contains/i: paris\nnot-contains: As an AI\nregex: \\d{4}")
 
 series_id = st.session_state.get("compare_series_id")
-series = series_registry().get(series_id) if series_id else None
+series = jobs.get(RepeatSeries, series_id) if series_id else None
 if series is not None and series.started():
     st.session_state["compare_run_id"] = series.started()[-1]  # the series' latest repeat
 run_id = st.session_state.get("compare_run_id")
-live = runs.get(run_id) if run_id else None
+live = jobs.get(RunJob, run_id) if run_id else None
 running = (live is not None and not live.done) or (series is not None and not series.done)
 refusal = render_estimate(estimate(cat, refs, system, prompt, params.max_tokens, repeats), cap)
 
@@ -68,14 +70,14 @@ if left.button("Run", type="primary", key="compare_run", disabled=running, icon=
         if refusal:  # over the budget cap: refused before any request is sent
             raise InvalidRun(md_dollars(refusal))
         if repeats > 1:
-            series = series_registry().start(make_run, repeats, runs, cat, store)
-            st.session_state["compare_series_id"] = series.series_id
+            series = start_repeats(jobs, make_run, repeats, cat, store)
+            st.session_state["compare_series_id"] = series.key
             run_id = series.started()[0]
-            live = runs.get(run_id)
+            live = jobs.get(RunJob, run_id)
         else:
             st.session_state.pop("compare_series_id", None)
             series = None
-            live = runs.start(make_run(), cat, store)
+            live = start_run(jobs, make_run(), cat, store)
             run_id = live.run.run_id
         st.session_state["compare_run_id"] = run_id
         if blind:
@@ -116,7 +118,7 @@ def _repeat_caption() -> None:
 
 @st.fragment(run_every=0.5)
 def live_cards(run_id: str) -> None:
-    current = runs.get(run_id)
+    current = jobs.get(RunJob, run_id)
     if current is None or current.done or all(r.done for r in current.snapshot()):
         st.rerun()
     _repeat_caption()
@@ -133,11 +135,11 @@ def between_repeats() -> None:
     st.caption("Starting the next repeat…")
 
 
-# Scoring is CPU work on the run's thread: poll gently, since every rerun competes with it for the GIL
+# Scoring is CPU work on a worker thread: poll gently, since every rerun competes with it for the GIL
 # (a 4 Hz poll made the first embedder load take minutes instead of seconds).
 @st.fragment(run_every=1.0)
 def scoring_cards(run_id: str) -> None:
-    current = runs.get(run_id)
+    current = jobs.get(RunJob, run_id)
     if current is None or current.done:
         st.rerun()
     _repeat_caption()
@@ -147,7 +149,7 @@ def scoring_cards(run_id: str) -> None:
 
 
 if run_id:
-    live = runs.get(run_id)
+    live = jobs.get(RunJob, run_id)
     if live is not None and not live.done:
         if all(r.done for r in live.snapshot()):
             scoring_cards(run_id)
@@ -170,7 +172,7 @@ if run_id:
                            "summarised below and saved in History.")
             conversation_view.render_turn_header(run)
             one = series is None or series.total == 1  # a follow-up continues one conversation, not repeats
-            followup = partial(conversation_view.render_followup, run, results, cat, store, runs, cap=cap,
+            followup = partial(conversation_view.render_followup, run, results, cat, store, jobs, cap=cap,
                                on_start=_started) if one else None
             render_compare(run, results, cat, store, key="compare", stored=found is not None,
                            threads=conversation_view.threads_for(store, run), followup=followup)

@@ -30,6 +30,6 @@ view.selection(page, store)
 if page.rows:
     tab_run, tab_trends = st.tabs(["Open a run", "Trends per model"])
     with tab_run:
-        view.open_run(page, store, cat, state.live_runs())
+        view.open_run(page, store, cat, state.jobs())
     with tab_trends:
         view.trends(store, filters)

@@ -25,6 +25,7 @@ from typing import Any
 from bakeoff.catalog.config import Catalog, UnknownModel, resolve
 from bakeoff.records import JudgeMode, Judgment, Params, Result, Run, new_id
 from bakeoff.runner.fan_out import RetryPolicy, fan_out
+from bakeoff.runner.loop import engine
 from bakeoff.store.store import Store
 from metrics import judge as mj
 from providers import registry
@@ -358,7 +359,7 @@ def judge_blocking(
 ) -> list[Judgment]:
     spec = prepare_judge(settings, catalog)
     plan(results, settings.mode)  # refuse before starting a loop
-    return asyncio.run(judge_run(run, results, settings, catalog, store, spec=spec, **kwargs))
+    return engine().run(judge_run(run, results, settings, catalog, store, spec=spec, **kwargs))
 
 
 # ---- summaries for pages and the CLI ----------------------------------------------------------

@@ -6,6 +6,9 @@ user turn every model answers after the same earlier turns (bakeoff/runner/conve
 Ctrl-C stops the calls in flight the way the dashboard's Stop does: what each model streamed so far is
 saved (status `cancelled`, priced on the tokens received), every result is printed (valid JSON with
 --json), and the exit code is 130. A second Ctrl-C quits at once.
+
+As text, the answers are printed as soon as they are in and saved, and their quality scores after them
+(agreement may wait for the embedder); --json prints one document once the scores are in.
 """
 
 from __future__ import annotations
@@ -67,7 +70,14 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--json", action="store_true")
 
 
-def _print_result(r: Result) -> None:
+def _print_answers(run: Run, results: list[Result]) -> None:
+    print(f"run {run.run_id}" + (f" (turn {run.turn} of a conversation)" if run.turn > 1 else ""))
+    for r in results:
+        _print_answer(r)
+    sys.stdout.flush()
+
+
+def _print_answer(r: Result) -> None:
     def f(v: float | None, unit: str) -> str:
         return "unknown" if v is None else f"{v:.3f}{unit}"
 
@@ -82,13 +92,17 @@ def _print_result(r: Result) -> None:
         f"{format_usd(r.cost_usd)}{f' ({r.cost_basis})' if r.cost_basis else ''} · finish {r.finish_reason}"
         + (f" · {r.attempts} attempts" if r.attempts > 1 else "")
     )
-    if r.scores:
-        print("   scores: " + " · ".join(f"{k} {v:.3g}" for k, v in r.scores.items()))
+
+
+def _print_scores(r: Result) -> None:
+    lines = ["   scores: " + " · ".join(f"{k} {v:.3g}" for k, v in r.scores.items())] if r.scores else []
     for c in r.checks:
         verdict = "error" if c["passed"] is None else ("pass" if c["passed"] else "FAIL")
-        print(f"   check {c['label']}: {verdict} ({c['error'] or c['detail']})")
-    for note in r.score_notes:
-        print(f"   note: {note}")
+        lines.append(f"   check {c['label']}: {verdict} ({c['error'] or c['detail']})")
+    lines += [f"   note: {note}" for note in r.score_notes]
+    if lines:
+        print(f"== {r.model_ref} · scores")
+        print("\n".join(lines))
 
 
 def _assertions(args: argparse.Namespace) -> list[Assertion]:
@@ -151,7 +165,8 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
 
     try:
         with steps_on_sigint(stop):
-            results = run_blocking(run, catalog, store, cancel=cancel)
+            answers = None if args.json else (lambda results: _print_answers(run, results))
+            results = run_blocking(run, catalog, store, cancel=cancel, on_answers=answers)
     except InvalidRun as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -160,9 +175,8 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
         payload = {"run_id": run.run_id, **where, "results": [{**r.to_json(), **where} for r in results]}
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        print(f"run {run.run_id}" + (f" (turn {run.turn} of a conversation)" if run.turn > 1 else ""))
         for r in results:
-            _print_result(r)
+            _print_scores(r)
     if run.unsaved:  # the answers above are printed, but not in the store
         print(f"error: {unsaved_message(run)}", file=sys.stderr)
     if cancel.is_set():

@@ -1,12 +1,14 @@
 """Timing truth: Bakeoff's TTFT and E2E against what a fake server was scripted to do.
 
-    python bench/timing_truth.py [--requests 200] [--quick] [--in-process] [--no-nodelay]
+    python bench/timing_truth.py [--requests 200] [--quick] [--in-process] [--no-nodelay] [--no-store]
 
 Each wire protocol's fake (OpenAI SSE, Anthropic named-event SSE, Gemini alt=sse, Cohere v2 SSE,
 Ollama NDJSON) is scripted to write its first text D1 after the request arrives and each later
 text D2 after the previous one, one text per write. The real SDK, driven by Bakeoff's runner
-(`bakeoff.runner.fan_out.fan_out` on a fresh event loop per comparison, as the CLI and the dashboard do),
-reports TTFT and E2E; the error is measured minus scripted.
+(`bakeoff.runner.fan_out.fan_out` on the process's engine loop, bakeoff/runner/loop.py, as the CLI and the
+dashboard run it: one long-lived loop, so SDK clients and their connections are reused from one comparison
+to the next), reports TTFT and E2E; the error is measured minus scripted. The two baseline clients run on
+the same loop.
 
 What "truth" is: the scripted delays, counted from the moment the server has read the request.
 Bakeoff stamps on the wire (providers/wire_clock.py): "sent" when the HTTP stack has written the
@@ -22,6 +24,9 @@ Bakeoff's stamps, so every error splits into
     post  = Bakeoff stamped the text - server wrote it     (kernel, the event loop's turn)
 Three clients read the same streams: a raw asyncio socket (the floor on this machine), the
 provider's stream() driven directly (SDK + provider glue), and the runner (what Bakeoff reports).
+A last fan-out row per wire goes through `bakeoff.runner.engine.execute` with a SQLite store, as a
+comparison does in the CLI and the dashboard: each result is saved while the others still stream
+(on the store-writer thread), then the run's status (scoring with the embedder off).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,8 +45,10 @@ from _harness import TRANSPORT_ENTERED, ServerProcess, Stamps, machine, median, 
 
 from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.records import Params, Run
-from bakeoff.runner.engine import prepare
+from bakeoff.runner.engine import execute, prepare
 from bakeoff.runner.fan_out import RetryPolicy, fan_out
+from bakeoff.runner.loop import engine
+from bakeoff.store.store import Store
 from providers import registry, wire_clock
 from providers.base import ModelSpec, Request, Sent, TextDelta
 from tests.fakes import ollama_wire
@@ -126,10 +134,16 @@ def stamp(sample: Sample, srv: ServerProcess, wire: Wire) -> None:
 # ---- the three clients --------------------------------------------------------------------
 
 
-def via_runner(cat: Catalog, refs: list[str]) -> list[Sample]:
+def via_runner(cat: Catalog, refs: list[str], store: Store | None = None) -> list[Sample]:
     run = Run(prompt="Say hi", model_refs=refs, params=Params(max_tokens=64, timeout_s=30), source="bench")
     specs = prepare(run, cat)
-    results = asyncio.run(fan_out(run, specs, cat, policy=RetryPolicy(max_attempts=1)))
+    policy = RetryPolicy(max_attempts=1)
+    if store is None:
+        results = engine().run(fan_out(run, specs, cat, policy=policy))
+    else:
+        results = engine().run(execute(run, specs, cat, store, policy=policy))
+        if run.status != "done":
+            raise SystemExit(f"run {run.run_id} ended {run.status}: {run.unsaved}")
     out = []
     for r in results:
         if r.status != "ok" or r.output != "".join(TEXTS):
@@ -154,7 +168,7 @@ def via_provider(spec: ModelSpec) -> Sample:
                     last = wire.arrival(t)
         return Sample(wire.sent(sent), first, last, None)
 
-    return asyncio.run(go())
+    return engine().run(go())
 
 
 def via_socket(url: str, wire: Wire) -> Sample:
@@ -183,7 +197,7 @@ def via_socket(url: str, wire: Wire) -> Sample:
         writer.close()
         return Sample(sent, first, last, None)
 
-    return asyncio.run(go())
+    return engine().run(go())
 
 
 # ---- the experiments ----------------------------------------------------------------------
@@ -207,14 +221,16 @@ def sequential(wire: Wire, client: str, n: int, d1: float, d2: float, in_process
     return errs
 
 
-def fanned(wire: Wire, n: int, d1: float, d2: float, in_process: bool, nodelay: bool) -> Errors:
+def fanned(
+    wire: Wire, n: int, d1: float, d2: float, in_process: bool, nodelay: bool, store: Store | None = None
+) -> Errors:
     """FANOUT models of one wire, each on its own server, in one runner call; n requests in all."""
     errs = Errors()
     with servers([routes(wire, d1, d2)] * FANOUT, in_process=in_process, nodelay=nodelay) as srvs:
         cat = catalog_for(wire, [s.url for s in srvs])
         refs = [f"m{i}" for i in range(FANOUT)]
         for i in range(-(-n // FANOUT) + 1):
-            samples = via_runner(cat, refs)
+            samples = via_runner(cat, refs, store)
             for sample, srv in zip(samples, srvs, strict=True):
                 stamp(sample, srv, wire)
                 if i:
@@ -253,11 +269,13 @@ def main() -> None:
     parser.add_argument("--no-nodelay", action="store_true", help="leave Nagle on in the fake servers")
     parser.add_argument("--wires", default=",".join(WIRES))
     parser.add_argument("--clients", default="socket,provider,runner")
+    parser.add_argument("--no-store", action="store_true", help="skip the fan-out rows that save to SQLite")
     args = parser.parse_args()
     n = 40 if args.quick else args.requests
     clients = ["runner"] if args.quick else args.clients.split(",")
     nodelay = not args.no_nodelay
     os.environ.update(KEYS)
+    os.environ["BAKEOFF_EMBEDDINGS"] = "off"  # the store rows score too; agreement is not what is timed here
     stamp_transports()
 
     print(f"Machine: {machine()}")
@@ -279,6 +297,11 @@ def main() -> None:
         e = fanned(wire, n, args.d1, args.d2, args.in_process, nodelay)
         print(row(f"{name}, runner, {FANOUT}-way fan-out", e), flush=True)
         _track(worst, e)
+        if not args.no_store:
+            with tempfile.TemporaryDirectory() as tmp:
+                e = fanned(wire, n, args.d1, args.d2, args.in_process, nodelay, Store(f"sqlite:///{tmp}/bench.db"))
+            print(row(f"{name}, runner, {FANOUT}-way fan-out, saving to SQLite", e), flush=True)
+            _track(worst, e)
     print(
         f"\nWorst over the runner rows: TTFT median {worst['ttft_med'] * MS:.2f} ms (goal <= 2: "
         f"{verdict(worst['ttft_med'] <= 0.002)}), p99 {worst['ttft_p99'] * MS:.2f} ms (goal <= 5: "

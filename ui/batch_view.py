@@ -17,7 +17,6 @@ from bakeoff.batch.runner import Batch, BatchRefused, Progress, estimate_batch
 from bakeoff.batch.suite import SuiteInfo
 from bakeoff.catalog.config import Catalog
 from bakeoff.catalog.estimate import CostEstimate, check_budget
-from bakeoff.jobs.live_batch import LiveBatches
 from bakeoff.records import Params, Result
 from bakeoff.report import batch_html
 from metrics.cost import format_usd
@@ -33,11 +32,6 @@ SUITE_EXAMPLE = (
     'prompts: ["What is the capital of {{country}}?", "Name the capital city of {{country}}. One word."]\n'
     'tests:\n  - vars: {country: France}\n    reference: Paris\n    assert: ["contains/i: paris"]\n'
 )
-
-
-@st.cache_resource(show_spinner=False)
-def live_batches() -> LiveBatches:
-    return LiveBatches()
 
 
 # ---- input ------------------------------------------------------------------------------------------------------

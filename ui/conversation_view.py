@@ -15,7 +15,8 @@ import streamlit as st
 
 from bakeoff.catalog.config import Catalog, UnknownModel
 from bakeoff.catalog.estimate import check_budget, estimate_cells
-from bakeoff.jobs.live import LiveRuns
+from bakeoff.jobs.registry import Jobs
+from bakeoff.jobs.runs import start_run
 from bakeoff.records import Result, Run
 from bakeoff.runner.conversation import EarlierTurn, earlier_runs, next_turn, thread_text, threads
 from bakeoff.runner.fan_out import InvalidRun
@@ -58,13 +59,13 @@ def _refusal(cat: Catalog, run: Run, cap: Decimal | None) -> str | None:
         return None  # the run itself will say which model is unknown
 
 
-def _send(run: Run, results: Sequence[Result], cat: Catalog, store: Store, runs: LiveRuns,
+def _send(run: Run, results: Sequence[Result], cat: Catalog, store: Store, jobs: Jobs,
           cap: Decimal | None, on_start: Callable[[Run], None]) -> None:
     nxt = next_turn(run, results, st.session_state.get(FOLLOWUP, ""))
     try:
         if refusal := _refusal(cat, nxt, cap):
             raise InvalidRun(refusal)
-        runs.start(nxt, cat, store)
+        start_run(jobs, nxt, cat, store)
     except InvalidRun as exc:
         st.session_state[_ERROR] = str(exc)
         return
@@ -72,7 +73,7 @@ def _send(run: Run, results: Sequence[Result], cat: Catalog, store: Store, runs:
     on_start(nxt)
 
 
-def render_followup(run: Run, results: Sequence[Result], cat: Catalog, store: Store, runs: LiveRuns, *,
+def render_followup(run: Run, results: Sequence[Result], cat: Catalog, store: Store, jobs: Jobs, *,
                     cap: Decimal | None, on_start: Callable[[Run], None]) -> None:
     """The box that sends the next user turn to every model of this conversation; on_start gets the new run."""
     with st.container(border=True):
@@ -83,6 +84,6 @@ def render_followup(run: Run, results: Sequence[Result], cat: Catalog, store: St
             "answers), with the conversation's settings. A model that failed a turn continues without it.",
         )
         st.button("Send follow-up", key="compare_followup_send", type="primary", icon=":material/send:",
-                  on_click=_send, args=(run, list(results), cat, store, runs, cap, on_start))
+                  on_click=_send, args=(run, list(results), cat, store, jobs, cap, on_start))
         if error := st.session_state.pop(_ERROR, None):
             st.error(error)

@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from bakeoff.catalog.config import Catalog
-from bakeoff.jobs.live import LiveRuns
+from bakeoff.jobs.registry import Jobs
+from bakeoff.jobs.runs import start_run
 from bakeoff.records import Params, Run
 from bakeoff.runner.conversation import earlier_runs, threads
 from bakeoff.runner.fan_out import InvalidRun
@@ -192,7 +193,7 @@ def confirm_delete(store: Store) -> None:
         b.button("Cancel", key="history_delete_no", on_click=lambda: st.session_state.pop(CONFIRM, None))
 
 
-def open_run(page: Page, store: Store, cat: Catalog, runs: LiveRuns) -> None:
+def open_run(page: Page, store: Store, cat: Catalog, jobs: Jobs) -> None:
     """The chosen run exactly as it was, with re-run and delete."""
     labels = [run_label(r) for r in page.rows]
     if not labels:
@@ -213,7 +214,7 @@ def open_run(page: Page, store: Store, cat: Catalog, runs: LiveRuns) -> None:
                 type="secondary" if conversation else "primary",
                 help="Starts a new run with this prompt, these models and settings (and, for a conversation, "
                 "the same earlier turns), and opens it on Compare."):
-        rerun(run, cat, store, runs)
+        rerun(run, cat, store, jobs)
     if conversation:
         if b.button("Continue this conversation", type="primary", key="history_continue", icon=":material/forum:",
                     help=f"Opens its latest turn (turn {latest.turn}) on Compare, where a follow-up continues "
@@ -251,7 +252,7 @@ def continue_conversation(latest: Run) -> None:
     st.switch_page("app_pages/compare.py")
 
 
-def rerun(run: Run, cat: Catalog, store: Store, runs: LiveRuns) -> None:
+def rerun(run: Run, cat: Catalog, store: Store, jobs: Jobs) -> None:
     """Start a new run with the same prompt, models and settings, then show it on Compare (settings prefilled)."""
     again = Run(
         prompt=run.prompt,
@@ -263,7 +264,7 @@ def rerun(run: Run, cat: Catalog, store: Store, runs: LiveRuns) -> None:
         history=dict(run.history),
     )
     try:
-        runs.start(again, cat, store)
+        start_run(jobs, again, cat, store)
     except InvalidRun as exc:
         st.error(f"Could not re-run: {exc}")
         return

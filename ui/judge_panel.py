@@ -1,6 +1,6 @@
 """LLM-as-judge on the Compare page: pick a judge, a mode and criteria; see each verdict with its cost and time.
 
-Judging runs on a background thread (bakeoff.jobs.live.LiveJudgings) and every judgment is stored as it
+Judging runs as a background job (bakeoff.jobs.judgings) and every judgment is stored as it
 completes, so reruns and page switches lose nothing; this panel shows progress while it runs and the
 stored judgments afterwards. Grader errors (a failed judge call or an unreadable reply) are shown as such.
 """
@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from bakeoff.catalog.config import Catalog
+from bakeoff.jobs.judgings import JudgingJob, start_judging
 from bakeoff.judging import (
     MODES,
     InvalidJudging,
@@ -46,8 +47,8 @@ def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, sto
     answers = answers_to_judge(results)
     if not answers:
         return
-    jobs = state.live_judgings()
-    job = jobs.get(run.run_id)
+    jobs = state.jobs()
+    job = jobs.get(JudgingJob, run.run_id)
     busy = job is not None and not job.done
     st.subheader("LLM-as-judge")
     options = _judge_options(cat)
@@ -89,7 +90,7 @@ def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, sto
     ):
         try:
             settings = JudgeSettings(judge_ref=judge_ref, mode=mode, criteria=parse_criteria(criteria))
-            jobs.start(run, list(results), settings, cat, store)
+            start_judging(jobs, run, list(results), settings, cat, store)
             busy = True
         except InvalidJudging as exc:
             st.error(str(exc))
@@ -103,7 +104,7 @@ def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, sto
 
 @st.fragment(run_every=0.5)
 def _progress(run_id: str) -> None:
-    job = state.live_judgings().get(run_id)
+    job = state.jobs().get(JudgingJob, run_id)
     if job is None or job.done:
         st.rerun()
         return

@@ -12,9 +12,10 @@ import streamlit as st
 
 from bakeoff.catalog import readiness
 from bakeoff.catalog.config import Catalog, CatalogEntry
-from bakeoff.quant_lab import InvalidLab, LabJobs, LabReport, LabSettings, lab_models, options
+from bakeoff.quant_lab import InvalidLab, LabJob, LabReport, LabSettings, lab_models, options, start_lab
 from bakeoff.store.store import Store
 from metrics.memory import DEVICES, GB, Architecture, Estimate, estimate, fits_on, format_bytes, ram_device
+from ui import state
 
 PRECISION_COLORS = {"FP32": "#636EFA", "FP16/BF16": "#00CC96", "INT8": "#FFA15A", "INT4": "#EF553B"}
 
@@ -129,11 +130,6 @@ def catalog_architecture(entry: CatalogEntry) -> Architecture:
 # ---- rendering --------------------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner=False)
-def lab_jobs() -> LabJobs:
-    return LabJobs()
-
-
 @st.cache_data(ttl=60, show_spinner="Checking which precisions can run here…")
 def _lab_options(model_id: str, _cat: Catalog) -> list:
     """What the lab offers for a model (probing bitsandbytes imports torch once: seconds)."""
@@ -239,9 +235,9 @@ def render_lab(cat: Catalog, store: Store) -> None:
         return
     if not readiness.llamacpp_installed():
         st.info(f"GGUF through llama.cpp is off: {readiness.LLAMACPP_INSTALL_HINT}.", icon=":material/extension:")
-    jobs = lab_jobs()
+    jobs = state.jobs()
     lab_id = st.session_state.get("quant_lab_id")
-    job = jobs.get(lab_id) if lab_id else None
+    job = jobs.get(LabJob, lab_id) if lab_id else None
     running = job is not None and not job.done
     model_id = st.selectbox("Local model", models, key="quant_lab_model",
                             format_func=lambda k: cat.entries[k].label or k, disabled=running)
@@ -272,7 +268,7 @@ def render_lab(cat: Catalog, store: Store) -> None:
         prompts = [p.strip() for p in prompt.split("\n---\n")]
         settings = LabSettings(model_id, chosen, prompts, reference.strip() or None, max_tokens=int(max_tokens))
         try:
-            job = jobs.start(settings, cat, store)
+            job = start_lab(jobs, settings, cat, store)
             st.session_state["quant_lab_id"] = lab_id = job.report.lab_id
             running = True
         except InvalidLab as exc:
@@ -280,16 +276,17 @@ def render_lab(cat: Catalog, store: Store) -> None:
     if right.button("Stop", key="quant_lab_stop", disabled=not running, icon=":material/stop:") and job is not None:
         job.cancel.set()
         st.toast("Stopping after the current generation…")
-    if lab_id and jobs.get(lab_id) is not None:
+    shown = jobs.get(LabJob, lab_id) if lab_id else None
+    if shown is not None:
         if running:
-            _live_lab(lab_id)
+            _live_lab(shown.key)
         else:
-            _lab_results(jobs.get(lab_id))  # type: ignore[arg-type]
+            _lab_results(shown)
 
 
 @st.fragment(run_every=1.0)
 def _live_lab(lab_id: str) -> None:
-    job = lab_jobs().get(lab_id)
+    job = state.jobs().get(LabJob, lab_id)
     if job is None or job.done:
         st.rerun()
     report = job.snapshot()
@@ -297,7 +294,7 @@ def _live_lab(lab_id: str) -> None:
     st.dataframe(lab_frame(report), hide_index=True, key="quant_lab_live_table")
 
 
-def _lab_results(job) -> None:
+def _lab_results(job: LabJob) -> None:
     report = job.snapshot()
     if job.failure:
         st.error(f"The lab could not complete: {job.failure}")

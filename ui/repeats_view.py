@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from bakeoff.jobs.repeats import MAX_REPEATS, RepeatSeriesRegistry
+from bakeoff.jobs.repeats import MAX_REPEATS
 from bakeoff.records import Result
 from metrics.latency import HELP
 from ui.colors import color_map
@@ -16,11 +16,6 @@ from ui.tables import comparison_frame
 
 SUMMARY_COLUMNS = ["model", "answers", "ok", "ttft_median_s", "e2e_median_s", "e2e_min_s", "e2e_max_s",
                    "e2e_stdev_s", "tok_s_median", "cost_median_usd"]
-
-
-@st.cache_resource(show_spinner=False)
-def series_registry() -> RepeatSeriesRegistry:
-    return RepeatSeriesRegistry()
 
 
 def repeats_setting() -> int:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 from bakeoff.catalog import readiness
 from bakeoff.catalog.config import Catalog, load_catalog
 from bakeoff.catalog.readiness import Availability
-from bakeoff.jobs.live import LiveJudgings, LiveRuns
+from bakeoff.jobs.registry import Jobs
 from bakeoff.runner import scoring
+from bakeoff.runner.loop import EngineLoop, engine
 from bakeoff.store.store import Store
 from bakeoff.store.unusable import StoreUnusable
 
@@ -35,21 +34,20 @@ def _open_store() -> Store:
 
 
 @st.cache_resource(show_spinner=False)
-def live_runs() -> LiveRuns:
-    return LiveRuns()
+def engine_loop() -> EngineLoop:
+    """The process's one event loop: every job of every session runs on it, sharing limits and SDK clients."""
+    return engine()
 
 
 @st.cache_resource(show_spinner=False)
-def warm_embedder() -> threading.Thread:
+def jobs() -> Jobs:
+    """Runs, repeat series, judgings, batches and lab runs in flight or recently done, for every session."""
+    return Jobs(engine_loop())
+
+
+def warm_embedder() -> None:
     """Start loading the embedder used for similarity and agreement, once per process, off the page."""
-    thread = threading.Thread(target=scoring.EMBEDDER.get, name="bakeoff-embedder-warmup", daemon=True)
-    thread.start()
-    return thread
-
-
-@st.cache_resource(show_spinner=False)
-def live_judgings() -> LiveJudgings:
-    return LiveJudgings()
+    scoring.EMBEDDER.warm()
 
 
 @st.cache_data(ttl=15, show_spinner=False)

@@ -4,10 +4,11 @@ Each cell (one call, bakeoff/batch/cells.py) is saved the moment it lands (Store
 stopped or crashed batch resumes without re-running, or re-billing, any cell that finished ok;
 those come back marked `cached`. Cells that failed are run again on resume, overwriting their row.
 
-Concurrency is bounded overall (a pool of workers) and per provider budget (bakeoff/runner/rate_limit.py,
-limits from models.yaml; each retry waits its turn and a 429's retry-after pauses that provider for
-every cell). Each (item, repeat) is stored as an ordinary run of the item's prompt with `source =
-batch`, so History, votes and judging work on batch answers too.
+Concurrency is bounded by the batch (a pool of workers), by the event loop's cap of calls in flight and per
+provider budget (bakeoff/runner/limits.py and rate_limit.py, limits from models.yaml, shared with every other
+job on the loop; each retry waits its turn and a 429's retry-after pauses that provider for every cell).
+Each (item, repeat) is stored as an ordinary run of the item's prompt with `source = batch`, so History,
+votes and judging work on batch answers too.
 
 Budget: before starting, the upper-bound estimate of the remaining cells (bakeoff/catalog/estimate.py) must
 fit under the cap minus what the batch already spent. While running, a cell starts only if the
@@ -42,7 +43,9 @@ from bakeoff.catalog.config import Catalog
 from bakeoff.catalog.estimate import check_budget, estimate_cells
 from bakeoff.records import Result, Run
 from bakeoff.runner.fan_out import RetryPolicy, fan_out
-from bakeoff.runner.rate_limit import Limiters, limiters_for
+from bakeoff.runner.limits import shared_limiters
+from bakeoff.runner.loop import engine
+from bakeoff.runner.rate_limit import Limiters
 from bakeoff.runner.scoring import EMBEDDER, score_results
 from bakeoff.store.store import Store
 from metrics.cost import format_usd
@@ -147,7 +150,7 @@ class BatchRunner:
             batch.status, batch.note = "running", None
             await asyncio.to_thread(save_batch, store, batch)
         if self.limiters is None:
-            self.limiters = limiters_for(self.catalog, self.specs)
+            self.limiters = shared_limiters(self.catalog, self.specs)  # the loop's: other jobs draw on them too
         for c in self.cells:
             if c.key in self.done_ok:
                 self._count_cached(c.key, self.done_ok[c.key])
@@ -358,4 +361,5 @@ async def run_batch(
 
 
 def run_batch_blocking(batch: Batch, catalog: Catalog, store: Store | None, **kwargs) -> BatchOutcome:
-    return asyncio.run(run_batch(batch, catalog, store, **kwargs))
+    """run_batch on the process's engine loop, waiting for its outcome."""
+    return engine().run(run_batch(batch, catalog, store, **kwargs))

@@ -1,1 +1,1 @@
-"""Background jobs the dashboard starts and polls: live runs, live batches, repeat series."""
+"""Background jobs the dashboard starts and polls, all in one registry on the engine loop (registry.py)."""

@@ -16,7 +16,7 @@ Refused before anything runs, with the reason: a precision the backend cannot do
 precision on a GGUF), a variant whose estimated weights exceed the RAM available now, llama.cpp not installed.
 """
 
-from bakeoff.quant_lab.jobs import LabJob, LabJobs
+from bakeoff.quant_lab.jobs import LabJob, start_lab
 from bakeoff.quant_lab.planner import LabReport, LabSettings, VariantRow, plan
 from bakeoff.quant_lab.run import run_lab
 from bakeoff.quant_lab.variants import InvalidLab, gguf_companions, lab_models, options
@@ -24,7 +24,6 @@ from bakeoff.quant_lab.variants import InvalidLab, gguf_companions, lab_models, 
 __all__ = [
     "InvalidLab",
     "LabJob",
-    "LabJobs",
     "LabReport",
     "LabSettings",
     "VariantRow",
@@ -33,4 +32,5 @@ __all__ = [
     "options",
     "plan",
     "run_lab",
+    "start_lab",
 ]

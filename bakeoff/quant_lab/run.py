@@ -17,6 +17,7 @@ from bakeoff.quant_lab.planner import LabReport, LabSettings, VariantRow, plan
 from bakeoff.records import Params, Result, Run
 from bakeoff.runner.fan_out import fan_out, new_result
 from bakeoff.runner.scoring import EMBEDDER, LazyEmbedder, score_results
+from bakeoff.runner.store_writes import write
 from bakeoff.store.store import Store
 from metrics.drift import token_drift
 from metrics.similarity import semantic_similarity
@@ -54,7 +55,7 @@ async def run_lab(
     report.run_ids = [r.run_id for r in runs]
     if store is not None:
         for run in runs:
-            await asyncio.to_thread(store.save_run, run)
+            await write(store.save_run, run)
     results: dict[str, list[Result]] = {}
     for row in report.rows:
         if row.status != "pending":
@@ -75,8 +76,8 @@ async def run_lab(
     if store is not None:
         for run in runs:
             for res in (r for rs in results.values() for r in rs if r.run_id == run.run_id):
-                await asyncio.to_thread(store.save_result, res)
-            await asyncio.to_thread(store.set_run_status, run.run_id, "cancelled" if cancelled else "done")
+                await write(store.save_result, res)
+            await write(store.set_run_status, run.run_id, "cancelled" if cancelled else "done")
     report.progress = "cancelled" if cancelled else "done"
     notify(report)
     return report
@@ -98,8 +99,12 @@ async def _run_variant(
     with RssSampler() as rss:
         for run in runs:
             res = new_result(run, row.ref, spec)
-            await fan_out(run, [spec], catalog, results=[res], cancel=cancel,
-                          on_finish=store.save_result if store is not None else None)
+            await fan_out(run, [spec], catalog, results=[res], cancel=cancel)
+            if store is not None:  # off the engine loop, which other jobs may be streaming on
+                try:
+                    await write(store.save_result, res)
+                except Exception:
+                    log.exception("could not save result %s", res.result_id)
             out.append(res)
             if res.status != "ok":
                 break

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakeoff.records import ErrorInfo, Result
+from bakeoff.runner.loop import polled_ns
 from bakeoff.runner.preflight import preflight, request_tokens
 from bakeoff.runner.rate_limit import RateLimiter
 from metrics import latency
@@ -74,8 +75,10 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
     """One call: consume the provider's events, stamping each on arrival.
 
     Over HTTP the stamps come from the wire (providers/wire_clock.py): sent = the request fully
-    written, a text = the network read that brought it. The SDK's request build and connection
-    setup count as queue time and its decoding as nobody's, never as the model's TTFT.
+    written, a text = the network read that brought it, or the engine loop's latest I/O poll if that
+    is earlier (bakeoff/runner/loop.py: the bytes were in by then, however many other models' SDKs
+    decoded theirs first). The SDK's request build and connection setup count as queue time and its
+    decoding as nobody's, never as the model's TTFT.
     """
     provider = registry.get(spec.provider)
     stream = provider.stream(spec, req)
@@ -91,7 +94,7 @@ async def _attempt(spec: ModelSpec, req: Request, res: Result, policy: RetryPoli
                     if isinstance(event, Sent):
                         wire.arm()
                     elif isinstance(event, TextDelta):
-                        now = wire.arrival(now)
+                        now = max(polled_ns(loop, wire.arrival(now)), res.sent_ns or 0)  # never before Sent
                     _apply(event, now, res, req, timer, loop)
                     notify(res)
         except TimeoutError:
@@ -170,7 +173,14 @@ async def run_one(
     policy: RetryPolicy,
     notify: OnUpdate,
     limiter: RateLimiter | None = None,
+    gate: asyncio.Semaphore | None = None,
 ) -> Result:
+    """Call one model until it answers or the policy gives up; every failure ends up on `res`, never raised.
+
+    Each attempt first waits for its provider budget (`limiter`), then for a slot under the loop's cap of
+    calls in flight (`gate`), held only while the call is out: a call waiting for its rate limit or sleeping
+    before a retry takes no slot from another run.
+    """
     res.queued_ns = time.perf_counter_ns()
     res.status = "running"
     notify(res)
@@ -182,7 +192,11 @@ async def run_one(
             try:
                 if limiter is not None:  # every attempt, retries included, waits its turn
                     await limiter.acquire(request_tokens(spec, req))
-                await _attempt(spec, req, res, policy, notify)
+                if gate is None:
+                    await _attempt(spec, req, res, policy, notify)
+                else:
+                    async with gate:
+                        await _attempt(spec, req, res, policy, notify)
             except ProviderError as exc:
                 res.request_id = exc.request_id or res.request_id
                 entry = _log_attempt(res, exc)

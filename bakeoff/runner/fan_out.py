@@ -18,8 +18,9 @@ from bakeoff.catalog.config import Catalog
 from bakeoff.records import Params, Result, Run
 from bakeoff.runner.attempts import OnUpdate, RetryPolicy, run_one
 from bakeoff.runner.finalize import finalize
+from bakeoff.runner.limits import MAX_CONCURRENT_CALLS, call_gate, shared_limiters
 from bakeoff.runner.rate_limit import Limiters
-from bakeoff.runner.validation import InvalidRun, limit, validate
+from bakeoff.runner.validation import InvalidRun, validate
 from providers import registry
 from providers.base import ModelSpec, Request
 
@@ -35,9 +36,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MAX_CONCURRENT_CALLS = 32  # model calls in flight at once per run (a session runs one run at a time)
-
 
 def to_request(run: Run, model_ref: str | None = None) -> Request:
     """The call for one model: the run's prompt and settings, after that model's own thread so far."""
@@ -77,7 +75,11 @@ async def fan_out(
     results: Sequence[Result] | None = None,
     limiters: Limiters | None = None,
 ) -> list[Result]:
-    """Run every model concurrently; return one Result per spec, in order, whatever happened."""
+    """Run every model concurrently; return one Result per spec, in order, whatever happened.
+
+    Calls in flight and rate limits are the event loop's (bakeoff/runner/limits.py), shared with every other
+    job on it; `limiters` replaces the rate limiters only.
+    """
     day = run.created_at.date()
     results = (
         list(results)
@@ -86,12 +88,12 @@ async def fan_out(
     )
     notify = on_update or (lambda _r: None)
 
-    calls = asyncio.Semaphore(int(limit("MAX_CONCURRENT_CALLS", MAX_CONCURRENT_CALLS)))
+    gate = call_gate()
+    limiters = shared_limiters(catalog, specs) if limiters is None else limiters
 
     async def one(spec: ModelSpec, res: Result) -> None:
         req = to_request(run, res.model_ref)
-        async with calls:  # at most MAX_CONCURRENT_CALLS of this run's models in flight at once
-            await run_one(spec, req, res, policy, notify, (limiters or {}).get(spec.id))
+        await run_one(spec, req, res, policy, notify, limiters.get(spec.id), gate)
         finalize(res, spec, req, catalog, day)
         notify(res)
         if on_finish is not None:

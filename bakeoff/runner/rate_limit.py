@@ -7,15 +7,16 @@ holds at most one second's worth; a request is charged its estimated size (promp
 max_tokens, as OpenAI counts a request against its token limit) and may take the bucket into debt,
 so a request larger than one second's allowance still goes, and the next ones wait it off.
 
-A 429 that names `retry-after` pauses the whole limiter, so the other cells of the batch stop
-hammering that provider too. Every attempt acquires, retries included.
+A 429 that names `retry-after` pauses the whole limiter, so every other call on that budget (other cells
+of the batch, other runs on the same loop: bakeoff/runner/limits.py) stops hammering that provider too.
+Every attempt acquires, retries included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bakeoff.catalog.config import Catalog, RateLimit
@@ -107,19 +108,27 @@ class RateLimiter:
 
 
 Limiters = Mapping[str, RateLimiter]  # spec.id -> its limiter
+LimiterPool = dict[tuple[str, float | None, float | None], RateLimiter]  # (budget, rpm, tpm) -> its limiter
 
 
-def limiters_for(catalog: Catalog, specs: list[ModelSpec]) -> dict[str, RateLimiter]:
-    """One limiter per rate-limit budget among these models, keyed by spec.id (a group shares one)."""
-    by_key: dict[str, RateLimiter] = {}
+def limiters_for(
+    catalog: Catalog, specs: Sequence[ModelSpec], pool: LimiterPool | None = None
+) -> dict[str, RateLimiter]:
+    """One limiter per rate-limit budget among these models, keyed by spec.id (a group shares one).
+
+    Limiters already in `pool` are reused and new ones added to it, so every job drawing on one pool shares a
+    budget's spacing and its 429 pauses; keyed with the limits too, so an edited limit starts a fresh budget.
+    """
+    pool = {} if pool is None else pool
     out: dict[str, RateLimiter] = {}
     for spec in specs:
         entry = catalog.entries.get(spec.id)
         limit = entry.rate_limit if entry is not None else None
         if limit is None or (limit.requests_per_minute is None and limit.tokens_per_minute is None):
             continue
-        key = limit.group or spec.id
-        if key not in by_key:
-            by_key[key] = RateLimiter.from_config(limit, name=key)
-        out[spec.id] = by_key[key]
+        name = limit.group or spec.id
+        key = (name, limit.requests_per_minute, limit.tokens_per_minute)
+        if key not in pool:
+            pool[key] = RateLimiter.from_config(limit, name=name)
+        out[spec.id] = pool[key]
     return out

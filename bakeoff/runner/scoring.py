@@ -9,7 +9,9 @@ Every answer that finished (status ok) gets:
   * the user's assertions (Run.assertions): one entry each in `checks`, and `assertions_passed` = the
     share of the checks that ran which passed (a check that could not run, e.g. a broken regex, is
     reported in `checks` and left out of the share).
-Embeddings come from the bundled all-MiniLM-L6-v2, loaded lazily once per process. If it cannot be
+Embeddings come from the bundled all-MiniLM-L6-v2, loaded lazily once per process, on a background thread
+as soon as every request of a run that will want it is out (LazyEmbedder.warm), so the load overlaps the
+calls without slowing their start (SDK imports, request builds). If it cannot be
 loaded, or BAKEOFF_EMBEDDINGS=off, the embedding scores are skipped and `score_notes` says why; a metric
 that fails is skipped with a note too. Scoring never fails a run.
 """
@@ -73,10 +75,16 @@ class LazyEmbedder:
         self._lock = threading.Lock()
         self._embed: Embed | None = None
         self._failure: str | None = None
+        self._warming: threading.Thread | None = None
+        self._warm_lock = threading.Lock()  # never held while loading: warm() must not block the event loop
+
+    @staticmethod
+    def _off() -> bool:
+        return os.environ.get(EMBEDDINGS_ENV, "").strip().lower() in {"off", "0", "false", "no"}
 
     def get(self) -> tuple[Embed | None, str | None]:
-        """(embed, None) when available, else (None, why not)."""
-        if os.environ.get(EMBEDDINGS_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
+        """(embed, None) when available, else (None, why not); waits for a load in progress."""
+        if self._off():
             return None, f"semantic scores are off ({EMBEDDINGS_ENV}={os.environ[EMBEDDINGS_ENV]})"
         with self._lock:
             if self._embed is None and self._failure is None:
@@ -89,12 +97,25 @@ class LazyEmbedder:
                 return None, self._failure
             return self._embed, None
 
+    def warm(self) -> threading.Thread | None:
+        """Start loading on a background thread, once, so a later get() finds it loaded or waits less.
+
+        Returns the loading thread (None when already loaded, failed, off, or loading).
+        """
+        with self._warm_lock:
+            if self._off() or self._warming is not None or self._embed is not None or self._failure is not None:
+                return None
+            self._warming = thread = threading.Thread(target=self.get, name="bakeoff-embedder-load", daemon=True)
+        thread.start()
+        return thread
+
     def reset(self, loader: Callable[[], Embed] | None = None) -> None:
         """Forget the loaded model or failure (tests; after installing a missing package)."""
-        with self._lock:
+        with self._lock, self._warm_lock:
             self._loader = loader or self._loader
             self._embed = None
             self._failure = None
+            self._warming = None
 
 
 def _default_loader() -> Embed:
@@ -220,6 +241,11 @@ def _checks(res: Result, assertions: Sequence[Assertion]) -> None:
         _note(res, f"{len(outcomes) - len(ran)} check(s) could not run; see the checks")
 
 
+def wants_embedder(run: Run, answers: int) -> bool:
+    """Whether scoring `answers` answers of this run will embed: a reference, or two answers to agree."""
+    return run.reference is not None or answers >= 2
+
+
 def score_results(run: Run, results: Sequence[Result], *, embedder: LazyEmbedder | None = None) -> None:
     """Fill scores, checks and score_notes of every finished answer in place. Never raises."""
     scored = [r for r in results if r.status == "ok"]
@@ -227,9 +253,8 @@ def score_results(run: Run, results: Sequence[Result], *, embedder: LazyEmbedder
         r.scores, r.checks, r.score_notes = {}, [], []
     if not scored:
         return
-    wants_embeddings = run.reference is not None or len(scored) >= 2
     embed: Embed | None = None
-    if wants_embeddings:
+    if wants_embedder(run, len(scored)):
         embed, why = (embedder or EMBEDDER).get()
         if embed is None:
             for r in scored:

@@ -69,9 +69,9 @@ def test_connection_setup_is_queue_time_not_the_models_ttft(
     """Each SDK's client carries the wire hooks: a slow name lookup shows as queue, TTFT stays scripted."""
     wire.serve(fake, paced(wire.ok(TEXTS, 9, len(TEXTS)), TEXTS, FIRST_S, BETWEEN_S))
     cat = catalog({"m": (wire, fake)})
+    run_models(cat, ["m"])  # the SDK's lazy setup, before the lookup is slowed
     entry = cat.entries["m"]
     cat.entries["m"] = entry.model_copy(update={"base_url": entry.base_url.replace("127.0.0.1", "localhost")})
-    run_models(cat, ["m"])  # the SDK's lazy setup, before the lookup is slowed
 
     real = socket.getaddrinfo
 
@@ -81,7 +81,7 @@ def test_connection_setup_is_queue_time_not_the_models_ttft(
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
-    _, (r,) = run_models(cat, ["m"])  # a fresh event loop: a new connection, so a new lookup
+    _, (r,) = run_models(cat, ["m"])  # another base URL: a new client and connection, so a new lookup
     assert r.status == "ok" and r.output == "".join(TEXTS), r.error
     assert r.queue_s >= SLOW_DNS_S * 0.9
     assert -EARLY_S <= r.ttft_s - FIRST_S < TOLERANCE_S, r.ttft_s

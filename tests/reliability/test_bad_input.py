@@ -471,13 +471,14 @@ def test_app_shows_config_problems_and_keeps_working(start_app, tmp_path: Path) 
 
 
 def test_dashboard_refuses_text_utf8_cannot_carry(scripted, store) -> None:
-    """The Compare page starts runs through LiveRuns.start and shows its InvalidRun as the error; nothing is saved.
+    """The Compare page starts runs through start_run and shows its InvalidRun as the error; nothing is saved.
 
     (Not through AppTest: a widget's value travels as a protobuf string, which cannot hold a lone surrogate.)
     """
-    from bakeoff.jobs.live import LiveRuns
+    from bakeoff.jobs.registry import Jobs
+    from bakeoff.jobs.runs import start_run
 
     run = Run(prompt="hi", model_refs=["ok"], params=Params(system="be brief \ud800"))
     with pytest.raises(InvalidRun, match=r"The system prompt is not valid text at character 10 \(U\+D800"):
-        LiveRuns().start(run, catalog(), store)
+        start_run(Jobs(), run, catalog(), store)
     assert store.get_run(run.run_id) is None and scripted.calls == {}

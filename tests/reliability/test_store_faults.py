@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from bakeoff import cli
+from bakeoff.jobs.runs import RunJob
 from bakeoff.store.store import Store
 
 LOST = "the answer the store lost"
@@ -60,7 +61,7 @@ def test_dashboard_says_what_was_not_saved_and_shows_the_answer(start_app, monke
     at.button(key="compare_run").click().run()
     from ui import state
 
-    live = state.live_runs().get(at.session_state["compare_run_id"])
+    live = state.jobs().get(RunJob, at.session_state["compare_run_id"])
     deadline = time.monotonic() + 20
     while not live.done and time.monotonic() < deadline:
         time.sleep(0.1)

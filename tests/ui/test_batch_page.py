@@ -8,6 +8,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bakeoff.jobs.batches import BatchJob
+
 MODELS = {
     "models": {
         "alpha": {
@@ -31,6 +33,12 @@ MODELS = {
             "kind": "commercial",
             "options": {"chunks": ["a", "b"], "chunk_delay": 0.3},
         },
+        "glacial": {
+            "provider": "scripted",
+            "model": "glacial",
+            "kind": "commercial",
+            "options": {"chunks": ["a", "b"], "chunk_delay": 60},
+        },
     }
 }
 PRICING = {
@@ -50,11 +58,11 @@ def page(start_app):
 
 
 def wait_until_done(at: AppTest, timeout: float = 30) -> AppTest:
-    from ui.batch_view import live_batches
+    from ui import state
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live = live_batches().get(at.session_state["batch_id"])
+        live = state.jobs().get(BatchJob, at.session_state["batch_id"])
         if live is not None and live.done:
             break
         time.sleep(0.1)
@@ -121,9 +129,7 @@ def test_stop_then_resume_runs_only_the_rest(page):
     at = fill(page, csv, ["slow"])
     at.number_input(key="batch_concurrency").set_value(1).run()
     at.button(key="batch_start").click().run()
-    from ui.batch_view import live_batches
-
-    live = live_batches().get(at.session_state["batch_id"])
+    live = state.jobs().get(BatchJob, at.session_state["batch_id"])
     deadline = time.monotonic() + 30
     while live.snapshot().done < 1 and time.monotonic() < deadline:  # stop once a cell has landed
         time.sleep(0.05)
@@ -140,6 +146,49 @@ def test_stop_then_resume_runs_only_the_rest(page):
     assert len(final) == 6 and all(r.status == "ok" for r in final)
     items = table_with(at, "ok / cells")
     assert list(items["ok / cells"]) == ["6/6"]
+
+
+def _start_and_wait_for_a_call_in_flight(page, model: str) -> AppTest:
+    from providers import registry
+
+    scripted = registry.get("scripted")
+    at = fill(page, "prompt\n" + "".join(f"p{i}\n" for i in range(6)), [model])
+    at.number_input(key="batch_concurrency").set_value(1).run()
+    at.button(key="batch_start").click().run()
+    deadline = time.monotonic() + 30
+    while scripted.active < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert scripted.active == 1
+    return at
+
+
+def test_stop_lets_the_call_in_flight_finish_and_saves_it(page):
+    from bakeoff.batch.store import batch_results, get_batch
+    from ui import state
+
+    at = _start_and_wait_for_a_call_in_flight(page, "slow")
+    at.button(key="batch_stop").click().run()
+    assert any("calls in flight finish" in t.value for t in at.toast)
+    assert not at.button(key="batch_abort").disabled  # a second thought: abort what is still in flight
+    at = wait_until_done(at)
+    assert not at.exception
+    batch_id = at.session_state["batch_id"]
+    stored = batch_results(state.store(), batch_id)
+    assert 1 <= len(stored) < 6 and {r.status for r in stored} == {"ok"}  # the call in flight was not aborted
+    assert get_batch(state.store(), batch_id).status == "stopped"
+
+
+def test_abort_stops_the_call_in_flight_and_keeps_what_it_streamed(page):
+    from bakeoff.batch.store import batch_results
+    from ui import state
+
+    at = _start_and_wait_for_a_call_in_flight(page, "glacial")
+    at.button(key="batch_abort").click().run()
+    assert any("Aborting" in t.value for t in at.toast)
+    at = wait_until_done(at)
+    assert not at.exception
+    (cell,) = batch_results(state.store(), at.session_state["batch_id"])
+    assert (cell.status, cell.output) == ("cancelled", "a")
 
 
 SUITE = """\

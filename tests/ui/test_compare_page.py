@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bakeoff.jobs.repeats import RepeatSeries
+from bakeoff.jobs.runs import RunJob
+
 MODELS = {
     "models": {
         "alpha": {"provider": "scripted", "model": "alpha", "kind": "commercial", "label": "Alpha",
@@ -35,7 +38,7 @@ def wait_until_done(at: AppTest, timeout: float = 20) -> AppTest:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live = state.live_runs().get(at.session_state["compare_run_id"])
+        live = state.jobs().get(RunJob, at.session_state["compare_run_id"])
         if live is not None and live.done:
             break
         time.sleep(0.1)
@@ -116,11 +119,10 @@ def _plotly_titles(at: AppTest) -> list[str]:
 
 def test_repeats_run_in_turn_and_are_summarised(app):
     from ui import state
-    from ui.repeats_view import series_registry
 
     app.number_input(key="compare_repeats").set_value(3)
     at = run_compare(app, "Say it thrice", ["alpha", "beta"])
-    series = series_registry().get(at.session_state["compare_series_id"])
+    series = state.jobs().get(RepeatSeries, at.session_state["compare_series_id"])
     assert series.finished.wait(30) and series.failure is None
     at = wait_until_done(at.run())
     assert not at.exception

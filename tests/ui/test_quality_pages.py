@@ -7,6 +7,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bakeoff.jobs.judgings import JudgingJob
+from bakeoff.jobs.runs import RunJob
 from bakeoff.records import Judgment, Run, Vote
 
 GOOD_JUDGE = '{"rationale": "Names the capital.", "score": 8}'
@@ -45,7 +47,7 @@ def run_and_wait(at: AppTest, models: list[str], prompt: str = "Capital of Franc
     at.button(key="compare_run").click().run()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live = state.live_runs().get(at.session_state["compare_run_id"])
+        live = state.jobs().get(RunJob, at.session_state["compare_run_id"])
         if live is not None and live.done:
             break
         time.sleep(0.1)
@@ -139,7 +141,7 @@ def wait_for_judging(at: AppTest, timeout: float = 20) -> AppTest:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = state.live_judgings().get(at.session_state["compare_run_id"])
+        job = state.jobs().get(JudgingJob, at.session_state["compare_run_id"])
         if job is not None and job.done:
             break
         time.sleep(0.1)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bakeoff.catalog.config import ROOT
+from bakeoff.quant_lab import LabJob
 from metrics.memory import estimate
 from ui.quantization_view import estimate_frame, fits_frame, footprint_vs_speed, lab_frame, memory_bars
 
@@ -98,9 +99,9 @@ def test_lab_runs_for_real_and_draws_its_charts(page):
     at.number_input(key="quant_lab_max_tokens").set_value(8)
     at.button(key="quant_lab_run").click().run()
     assert not at.error, [e.value for e in at.error]
-    from ui.quantization_view import lab_jobs
+    from ui import state
 
-    job = lab_jobs().get(at.session_state["quant_lab_id"])
+    job = state.jobs().get(LabJob, at.session_state["quant_lab_id"])
     deadline = time.monotonic() + 300
     while not job.done and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from bakeoff.jobs.runs import RunJob
+
 CANARY = "sk-canary-settings-5e4d3c2b1a"
 MODELS = {
     "models": {
@@ -106,7 +108,7 @@ def test_compare_prices_local_runs_with_the_session_rate(settings):
     at.button(key="compare_run").click().run()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        live = state.live_runs().get(at.session_state["compare_run_id"])
+        live = state.jobs().get(RunJob, at.session_state["compare_run_id"])
         if live is not None and live.done:
             break
         time.sleep(0.1)

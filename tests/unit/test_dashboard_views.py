@@ -13,7 +13,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from bakeoff.jobs.live import LiveRuns
+from bakeoff.jobs.registry import Jobs
+from bakeoff.jobs.runs import RunJob
 from bakeoff.records import Params, Result, Run
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.store import export
@@ -132,25 +133,25 @@ def test_repeat_summary_and_spread():
 
 
 def test_repeat_series_runs_in_turn_and_stops_on_cancel():
-    from bakeoff.jobs.repeats import RepeatSeriesRegistry
+    from bakeoff.jobs.repeats import start_repeats
 
     cat = scripted_catalog(fast={"chunks": ["hi"]}, slow={"chunks": ["a", "b"], "chunk_delay": 0.3})
-    registry, live = RepeatSeriesRegistry(), LiveRuns()
-    series = registry.start(lambda: Run(prompt="p", model_refs=["fast"]), 3, live, cat, None)
+    jobs = Jobs()
+    series = start_repeats(jobs, lambda: Run(prompt="p", model_refs=["fast"]), 3, cat, None)
     assert series.finished.wait(10) and series.failure is None
-    runs = [live.get(i) for i in series.started()]
+    runs = [jobs.get(RunJob, i) for i in series.started()]
     assert len(runs) == 3 and all(r.done and r.snapshot()[0].status == "ok" for r in runs)
     for before, after in itertools.pairwise(runs):  # the next starts after the previous finished
         assert before.run.created_at <= after.run.created_at
-    slow = registry.start(lambda: Run(prompt="p", model_refs=["slow"]), 5, live, cat, None)
+    slow = start_repeats(jobs, lambda: Run(prompt="p", model_refs=["slow"]), 5, cat, None)
     time.sleep(0.1)
     slow.cancel.set()
     assert slow.finished.wait(10) and len(slow.started()) == 1
-    assert live.get(slow.started()[0]).snapshot()[0].status == "cancelled"
+    assert jobs.get(RunJob, slow.started()[0]).snapshot()[0].status == "cancelled"
     with pytest.raises(InvalidRun):
-        registry.start(lambda: Run(prompt="", model_refs=["fast"]), 2, live, cat, None)
+        start_repeats(jobs, lambda: Run(prompt="", model_refs=["fast"]), 2, cat, None)
     with pytest.raises(InvalidRun, match="between 1 and"):
-        registry.start(lambda: Run(prompt="p", model_refs=["fast"]), 0, live, cat, None)
+        start_repeats(jobs, lambda: Run(prompt="p", model_refs=["fast"]), 0, cat, None)
     assert threading.active_count() < 50
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from decimal import Decimal
 
 import pytest
 
-from bakeoff.jobs.live import LiveJudgings
+from bakeoff.jobs.judgings import start_judging
+from bakeoff.jobs.registry import Jobs
 from bakeoff.judging import (
     InvalidJudging,
     JudgeSettings,
@@ -189,23 +189,19 @@ def test_judging_is_refused_up_front_with_a_clear_message(scripted, store):
 def test_background_judging_saves_as_it_goes_and_stop_keeps_no_half_verdicts(scripted, store):
     cat = scripted_catalog(judge={"chunks": [GOOD]}, slow={"chunks": [GOOD], "first_delay": 30})
     run, results = answered(store, {"alpha": "Paris.", "beta": "Lyon."})
-    jobs = LiveJudgings()
-    job = jobs.start(run, results, JudgeSettings(judge_ref="judge"), cat, store)
+    jobs = Jobs()
+    job = start_judging(jobs, run, results, JudgeSettings(judge_ref="judge"), cat, store)
     assert job.finished.wait(20) and job.failure is None
     assert job.progress.done == job.progress.total == 2
     assert [j.score for j in store.judgments_for(run.run_id)] == [8, 8]
 
-    job = jobs.start(run, results, JudgeSettings(judge_ref="slow"), cat, store)
+    job = start_judging(jobs, run, results, JudgeSettings(judge_ref="slow"), cat, store)
     with pytest.raises(InvalidJudging, match="already being judged"):
-        jobs.start(run, results, JudgeSettings(judge_ref="judge"), cat, store)
+        start_judging(jobs, run, results, JudgeSettings(judge_ref="judge"), cat, store)
     time.sleep(0.3)
     job.cancel.set()
     assert job.finished.wait(10)
     assert len(store.judgments_for(run.run_id)) == 2  # the stopped judging stored nothing
-
-
-def test_threads_do_not_leak():
-    assert not [t for t in threading.enumerate() if t.name.startswith("bakeoff-judge-") and t.is_alive()]
 
 
 def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monkeypatch, capsys):

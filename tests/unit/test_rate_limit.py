@@ -9,11 +9,15 @@ import pytest
 from pydantic import ValidationError
 
 from bakeoff.catalog.config import CatalogEntry, RateLimit
+from bakeoff.jobs.registry import Jobs
+from bakeoff.jobs.runs import start_run
 from bakeoff.records import Params, Run
 from bakeoff.runner.engine import prepare
 from bakeoff.runner.fan_out import RetryPolicy, fan_out
 from bakeoff.runner.rate_limit import RateLimiter, limiters_for
 from tests.conftest import scripted_catalog
+
+FAST = RetryPolicy(base_s=0.01, cap_s=0.02)
 
 
 def _times(limiter: RateLimiter, n: int, tokens: int = 0) -> list[float]:
@@ -85,3 +89,53 @@ def test_runner_acquires_before_every_attempt_and_a_429_pauses_the_limiter(scrip
     assert res.status == "ok" and res.attempts == 3
     assert limiter.stats.acquired == 3  # retries included
     assert limiter.stats.paused_s == pytest.approx(0.2)  # two 429s, each retry-after 0.1 s
+
+
+def test_a_pool_keeps_one_limiter_per_budget_across_calls():
+    cat = scripted_catalog(a={}, b={})
+    for name in ("a", "b"):
+        cat.entries[name] = cat.entries[name].model_copy(update={"rate_limit": RateLimit(requests_per_minute=10)})
+    specs = prepare(Run(prompt="p", model_refs=["a", "b"]), cat)
+    pool: dict = {}
+    first, again = limiters_for(cat, specs, pool), limiters_for(cat, specs, pool)
+    assert first["a"] is again["a"] and first["b"] is again["b"] and first["a"] is not first["b"]
+    assert limiters_for(cat, specs)["a"] is not first["a"]  # no pool: fresh limiters
+    cat.entries["a"] = cat.entries["a"].model_copy(update={"rate_limit": RateLimit(requests_per_minute=20)})
+    assert limiters_for(cat, specs, pool)["a"] is not first["a"]  # an edited limit is a fresh budget
+
+
+def test_two_runs_on_the_engine_loop_share_the_cap_of_calls_in_flight(scripted, monkeypatch):
+    monkeypatch.setenv("BAKEOFF_MAX_CONCURRENT_CALLS", "3")
+    cat = scripted_catalog(**{f"m{i}": {"first_delay": 0.3} for i in range(6)})
+    jobs = Jobs()
+    halves = (["m0", "m1", "m2"], ["m3", "m4", "m5"])
+    runs = [start_run(jobs, Run(prompt="p", model_refs=refs), cat, None) for refs in halves]
+    for job in runs:
+        assert job.finished.wait(20) and job.failure is None
+    assert [r.status for job in runs for r in job.snapshot()] == ["ok"] * 6
+    assert scripted.max_active == 3  # per run, each would have had its 3 out at once: 6
+
+
+def test_a_429_retry_after_pauses_that_provider_for_every_run_on_the_loop(scripted):
+    cat = scripted_catalog(a={"fail": "RateLimited", "http_status": 429, "fail_times": 1, "retry_after": 0.5}, b={})
+    org = RateLimit(requests_per_minute=60000, group="org")
+    for name in ("a", "b"):
+        cat.entries[name] = cat.entries[name].model_copy(update={"rate_limit": org})
+    run_a, run_b = Run(prompt="p", model_refs=["a"]), Run(prompt="p", model_refs=["b"])
+
+    async def go():
+        second: list[asyncio.Task] = []
+        paused_at: list[int] = []
+
+        def on_update(res):  # called in the same loop turn as the limiter's pause
+            if res.progress.startswith("RateLimited") and not second:
+                paused_at.append(time.perf_counter_ns())
+                second.append(asyncio.create_task(fan_out(run_b, prepare(run_b, cat), cat, policy=FAST)))
+
+        (a,) = await fan_out(run_a, prepare(run_a, cat), cat, policy=FAST, on_update=on_update)
+        (b,) = await second[0]
+        return a, b, paused_at[0]
+
+    a, b, paused_at = asyncio.run(go())
+    assert (a.status, a.attempts, b.status) == ("ok", 2, "ok")
+    assert b.sent_ns - paused_at >= 0.5e9  # run B's call to the same budget waited out run A's 429

@@ -219,3 +219,99 @@ def test_a_failed_final_status_is_reported_not_raised(scripted, store, monkeypat
     run, (a,) = go(scripted_catalog(a={"chunks": ["x"]}), ["a"], store=store)
     assert a.status == "ok" and run.status == "unsaved"
     assert list(run.unsaved) == [RUN_STATUS] and "'done'" in run.unsaved[RUN_STATUS]
+
+
+def test_saves_run_off_the_loop_in_order_and_the_status_comes_before_the_scores(scripted, store, monkeypatch):
+    calls: list[tuple[str, str, str]] = []  # (what, model or status, thread)
+    for name in ("save_run", "save_result", "set_run_status"):
+        real = getattr(store, name)
+
+        def spy(*args, _real=real, _name=name):
+            what = args[0].model_ref + (" scored" if args[0].scores else "") if _name == "save_result" else args[-1]
+            calls.append((_name, what if isinstance(what, str) else "run", threading.current_thread().name))
+            return _real(*args)
+
+        monkeypatch.setattr(store, name, spy)
+    cat = scripted_catalog(a={"chunks": ["x"]}, b={"chunks": ["y"], "first_delay": 0.2})
+    run, _ = go(cat, ["a", "b"], store=store)
+    assert run.status == "done"
+    assert {thread for *_, thread in calls} == {"bakeoff-store-writer_0"}  # never on the engine loop
+    assert [(n, w) for n, w, _ in calls] == [
+        ("save_run", "run"),
+        ("save_result", "a"),  # each answer as it lands
+        ("save_result", "b"),
+        ("set_run_status", "done"),  # the run is finished before any score is in
+        ("save_result", "a scored"),
+        ("save_result", "b scored"),
+    ]
+
+
+def test_answers_and_status_do_not_wait_for_the_embedder_which_loads_while_the_models_answer(scripted, store):
+    from bakeoff.jobs.registry import Jobs
+    from bakeoff.jobs.runs import start_run
+    from bakeoff.runner import scoring
+    from tests.fakes import embedding
+
+    release, loading, closed_when_loading = threading.Event(), threading.Event(), []
+
+    def slow_loader():
+        closed_when_loading.append(len(scripted.closed))
+        loading.set()
+        assert release.wait(20)
+        return embedding.load()
+
+    scoring.EMBEDDER.reset(slow_loader)
+    cat = scripted_catalog(a={"chunks": ["Paris"], "first_delay": 1.0}, b={"chunks": ["Lyon"], "first_delay": 1.0})
+    job = start_run(Jobs(), Run(prompt="Capital?", model_refs=["a", "b"]), cat, store)
+    assert loading.wait(10) and closed_when_loading == [0]  # loading once both requests are out, before answers
+    deadline = time.monotonic() + 20
+    while (found := store.get_run(job.run.run_id)) is None or found[0].status != "done":
+        assert time.monotonic() < deadline, "the run's status waited for the embedder"
+        time.sleep(0.05)
+    assert [(r.status, "agreement" in r.scores) for r in found[1]] == [("ok", False), ("ok", False)]
+    assert not job.done  # still scoring
+    release.set()
+    assert job.finished.wait(20) and job.failure is None
+    assert all("agreement" in r.scores for r in store.get_run(job.run.run_id)[1])
+
+
+def test_one_answer_without_a_reference_never_loads_the_embedder(scripted, store):
+    from bakeoff.runner import scoring
+
+    loads = []
+    scoring.EMBEDDER.reset(lambda: loads.append(1))
+    go(scripted_catalog(a={"chunks": ["x"]}), ["a"], store=store)
+    assert loads == []
+
+
+def test_cli_prints_the_answers_before_the_embedder_has_loaded_then_the_scores(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from bakeoff import cli, run_cli
+    from bakeoff.runner import scoring
+    from tests.fakes import embedding
+
+    printed = threading.Event()
+    real_print = run_cli._print_answers
+
+    def print_answers(run, results):
+        real_print(run, results)
+        printed.set()
+
+    def loader():  # the embedder finishes loading only once the answers are out
+        assert printed.wait(10), "the answers waited for the embedder"
+        return embedding.load()
+
+    monkeypatch.setattr(run_cli, "_print_answers", print_answers)
+    scoring.EMBEDDER.reset(loader)
+    models = {m: {"provider": "scripted", "model": m, "kind": "commercial", "options": {"chunks": [f"{m} says hi"]}}
+              for m in ("alpha", "beta")}
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump({"models": models}))
+    (tmp_path / "pricing.yaml").write_text("prices: {}\n")
+    monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
+    monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
+    code = cli.main(["--db", str(tmp_path / "c.db"), "run", "--prompt", "Hi?", "--model", "alpha", "--model", "beta"])
+    out = capsys.readouterr().out
+    assert code == 0 and printed.is_set()
+    assert out.index("== alpha [ok]") < out.index("== beta [ok]") < out.index("== alpha · scores")
+    assert "agreement" in out.split("== alpha · scores")[1]
