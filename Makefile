@@ -37,6 +37,13 @@ bench: setup
 	$(BIN)/python bench/dashboard_responsiveness.py
 	$(BIN)/python bench/token_cost_truth.py
 	$(BIN)/python bench/quantization.py
+	$(BIN)/python bench/connection_reuse.py
+	$(BIN)/python bench/first_local_answer.py
+	$(BIN)/python bench/omp_wait_policy.py
+	$(BIN)/python bench/adaptive_batches.py
+	$(BIN)/python bench/reliability_tables.py
+# Needs promptfoo from npm (node >= 20): see bench/cli_vs_promptfoo.py's docstring.
+#	$(BIN)/python bench/cli_vs_promptfoo.py --promptfoo PATH/node_modules/.bin/promptfoo
 
 clean:
 	rm -rf $(VENV) .pytest_cache
