@@ -13,6 +13,7 @@ The wire-protocol modules next to this one (openai_wire.py, ...) only build bodi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -70,9 +71,30 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     accepted = 0  # TCP connections accepted so far
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.open_sockets: set[Any] = set()  # kept-alive connections, closed on stop so their threads end
+        self.sockets_lock = threading.Lock()
+
     def process_request(self, request: Any, client_address: Any) -> None:
         self.accepted += 1  # the serving thread only: no lock needed
+        with self.sockets_lock:
+            self.open_sockets.add(request)
         super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every kept-alive connection: pooled SDK clients outlive a test's server, and each held
+        connection would otherwise keep a handler thread waiting for a next request forever."""
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client closing a kept-alive connection (or giving up mid-stream) is routine here.
@@ -114,6 +136,7 @@ class FakeServer:
         self._stopping.set()  # wakes handlers sleeping in a scripted delay
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         self._thread.join(timeout=5)
 
     def on(self, method: str, path: str, *replies: Reply) -> None:

@@ -136,6 +136,7 @@ def test_repeat_series_runs_in_turn_and_stops_on_cancel():
     from bakeoff.jobs.repeats import start_repeats
 
     cat = scripted_catalog(fast={"chunks": ["hi"]}, slow={"chunks": ["a", "b"], "chunk_delay": 0.3})
+    threads_before = threading.active_count()  # other tests' threads are not this test's business
     jobs = Jobs()
     series = start_repeats(jobs, lambda: Run(prompt="p", model_refs=["fast"]), 3, cat, None)
     assert series.finished.wait(10) and series.failure is None
@@ -152,7 +153,7 @@ def test_repeat_series_runs_in_turn_and_stops_on_cancel():
         start_repeats(jobs, lambda: Run(prompt="", model_refs=["fast"]), 2, cat, None)
     with pytest.raises(InvalidRun, match="between 1 and"):
         start_repeats(jobs, lambda: Run(prompt="p", model_refs=["fast"]), 0, cat, None)
-    assert threading.active_count() < 50
+    assert threading.active_count() <= threads_before + 2  # at most the engine loop and its store writer start
 
 
 def test_parquet_export_is_typed_and_matches_csv_rows():
