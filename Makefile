@@ -23,7 +23,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# For development: everything but the real-model (local) and browser (e2e) tiers, in about two minutes.
+# For development: everything but the real-model (local) and browser (e2e) tiers (6.5 min here vs 8.5 for all).
 test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -m "not local and not e2e"

@@ -77,6 +77,17 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
     if sd == 0:
         st.caption("Every item differed by the same amount: the pilot shows no spread, so it cannot size a test.")
         return
+    available = _render_sizes(pilot, name, span, observed, sd, alpha)
+    if available is not None:
+        st.code(
+            f"python -m bakeoff batch FILE --model {a} --model {b} --until-decided --metric {name} "
+            f"--alpha {alpha:g} --max-items {available}",
+            language="bash",
+        )
+
+
+def _render_sizes(pilot: np.ndarray, name: str, span: float, observed: float, sd: float, alpha: float) -> int | None:
+    """The fixed-N size and the adaptive run's simulated items for a difference the user picks; the items available."""
     d_col, n_col = st.columns(2)
     delta = d_col.number_input(
         f"Difference to detect ({name})",
@@ -92,7 +103,7 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
     )
     if delta <= 0:
         st.caption("Enter a difference above 0.")
-        return
+        return None
     scaled = delta / span
     n = fixed_n(sd, scaled, alpha=alpha, power=POWER)
     st.markdown(
@@ -104,7 +115,7 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
         tilt(pilot, target)
     except ValueError:
         st.caption(f"The pilot's differences cannot average to {delta:.3g}; the adaptive run cannot be simulated.")
-        return
+        return None
     sim = _simulate(tuple(pilot.tolist()), target, available, alpha)
     st.markdown(
         f"**`--until-decided`:** about **{sim.mean_items:,.0f} items** on average (median {sim.median_items:,.0f}), "
@@ -112,8 +123,4 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
         f"(items drawn from this pilot's differences, reweighted to a mean of {delta:.3g}). Being free to stop at "
         "any time costs items against a fixed test sized for the true difference, which is rarely known beforehand."
     )
-    st.code(
-        f"python -m bakeoff batch FILE --model {a} --model {b} --until-decided --metric {name} "
-        f"--alpha {alpha:g} --max-items {available}",
-        language="bash",
-    )
+    return available

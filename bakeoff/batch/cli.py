@@ -272,17 +272,8 @@ def _referee(args: argparse.Namespace, batch: Batch, stop: threading.Event) -> a
     )
 
 
-def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
-    stop, cancel = threading.Event(), threading.Event()
-    try:
-        fmt = _out_format(args.out) if args.out else None
-        batch = _build(args, store)
-        referee = _referee(args, batch, stop)
-        done = {r.cell_key for r in batch_results(store, batch.batch_id) if r.status == "ok"} if args.resume else set()
-        est = estimate_batch(batch, catalog, skip=done)
-    except (BatchRefused, BatchInputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _announce(batch: Batch, done: set[str], est: Any, referee: Any) -> None:
+    """The batch's shape, what is already done, the estimate and the cap, on stderr before anything is sent."""
     cells = len(batch.items) * len(batch.model_refs) * batch.repeats
     shape = _suite_shape(batch)
     inputs = f"{shape[0]} prompts × {shape[1]} tests" if shape else f"{len(batch.items)} prompts"
@@ -294,6 +285,36 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
     )
     if referee is not None:
         print(referee.plan(), file=sys.stderr)
+
+
+def _json_payload(batch: Batch, outcome: Any, est: Any, frame: Any, decision: Any) -> dict[str, Any]:
+    """What `batch --json` prints: status, cost, aggregates, per-prompt pass rates, the decision, every cell."""
+    agg = aggregate_frame(outcome.results, batch.model_refs)
+    return {
+        "batch_id": batch.batch_id,
+        "status": outcome.status,
+        "note": outcome.note,
+        "cost_usd": str(outcome.progress.cost_usd) if outcome.progress else None,
+        "estimate_usd": str(est.total_usd) if est.total_usd is not None else None,
+        "aggregates": json.loads(agg.to_json(orient="records")),
+        **({"by_prompt": _by_prompt(outcome)} if _suite_shape(batch) else {}),
+        **({"adaptive": decision.to_json()} if decision is not None else {}),
+        "results": json.loads(frame.to_json(orient="records", force_ascii=False)),
+    }
+
+
+def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
+    stop, cancel = threading.Event(), threading.Event()
+    try:
+        fmt = _out_format(args.out) if args.out else None
+        batch = _build(args, store)
+        referee = _referee(args, batch, stop)
+        done = {r.cell_key for r in batch_results(store, batch.batch_id) if r.status == "ok"} if args.resume else set()
+        est = estimate_batch(batch, catalog, skip=done)
+    except (BatchRefused, BatchInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _announce(batch, done, est, referee)
     on_result = referee.on_result if referee is not None else None
     try:
         with steps_on_sigint(*_stop_steps(stop, cancel)):
@@ -313,19 +334,7 @@ def command(args: argparse.Namespace, catalog: Catalog, store: Store) -> int:
     if fmt is not None:
         _write_out(args.out, fmt, frame, batch.batch_id)
     if args.json:
-        agg = aggregate_frame(outcome.results, batch.model_refs)
-        payload = {
-            "batch_id": batch.batch_id,
-            "status": outcome.status,
-            "note": outcome.note,
-            "cost_usd": str(outcome.progress.cost_usd) if outcome.progress else None,
-            "estimate_usd": str(est.total_usd) if est.total_usd is not None else None,
-            "aggregates": json.loads(agg.to_json(orient="records")),
-            **({"by_prompt": _by_prompt(outcome)} if shape else {}),
-            **({"adaptive": decision.to_json()} if decision is not None else {}),
-            "results": json.loads(frame.to_json(orient="records", force_ascii=False)),
-        }
-        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        print(json.dumps(_json_payload(batch, outcome, est, frame, decision), indent=2, ensure_ascii=False))
     else:
         print(f"batch {batch.batch_id} [{outcome.status}]")
         print(_table(outcome))

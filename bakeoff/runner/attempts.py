@@ -198,15 +198,9 @@ async def run_one(
                     async with gate:
                         await _attempt(spec, req, res, policy, notify)
             except ProviderError as exc:
-                res.request_id = exc.request_id or res.request_id
-                entry = _log_attempt(res, exc)
-                if limiter is not None and isinstance(exc, RateLimited) and exc.retry_after:
-                    limiter.pause(exc.retry_after)  # the other cells back off from this provider too
-                wait = policy.delay(res.attempts, exc.retry_after) if exc.retryable else None
-                if res.first_token_ns is not None or wait is None:
+                wait = _retry_wait(exc, res, policy, limiter)
+                if wait is None:
                     raise
-                entry["wait_s"] = round(wait, 4)
-                res.progress = f"{type(exc).__name__}: retrying in {wait:.1f} s (attempt {res.attempts + 1})"
                 notify(res)
                 await asyncio.sleep(wait)
                 continue
@@ -222,13 +216,23 @@ async def run_one(
         return res
     except Exception as exc:  # every failure becomes data on this model's card
         res.error = _error_info(exc, spec)
-        if isinstance(exc, Timeout):
-            res.status = "timeout"
-        elif res.first_token_ns is not None:
-            res.status = "interrupted"
-        else:
-            res.status = "error"
+        streamed = res.first_token_ns is not None
+        res.status = "timeout" if isinstance(exc, Timeout) else "interrupted" if streamed else "error"
         return res
     finally:
         res.closed_ns = time.perf_counter_ns()
         res.progress = ""
+
+
+def _retry_wait(exc: ProviderError, res: Result, policy: RetryPolicy, limiter: RateLimiter | None) -> float | None:
+    """Log the failed attempt; seconds to wait before the next one, or None to give up (never after a token)."""
+    res.request_id = exc.request_id or res.request_id
+    entry = _log_attempt(res, exc)
+    if limiter is not None and isinstance(exc, RateLimited) and exc.retry_after:
+        limiter.pause(exc.retry_after)  # the other cells back off from this provider too
+    wait = policy.delay(res.attempts, exc.retry_after) if exc.retryable else None
+    if res.first_token_ns is not None or wait is None:
+        return None
+    entry["wait_s"] = round(wait, 4)
+    res.progress = f"{type(exc).__name__}: retrying in {wait:.1f} s (attempt {res.attempts + 1})"
+    return wait
