@@ -39,8 +39,8 @@ def test_one_failing_provider_hides_nothing_and_everything_is_stored(
         server = fake if name == failing else servers()
         if name == failing:  # a bad key, echoed back by the server as some real ones do
             wire.serve(server, wire.auth(KEYS.get(wire.key_env or "", "no-key")))
-        else:  # answers overlap in time: the slow first token makes the fan-out concurrent
-            wire.serve(server, paced(wire.ok(TEXTS[name], *USAGE[name]), TEXTS[name], 0.3, 0.02))
+        else:  # answers overlap in time: the slow first token (1 s: room for a loaded CI machine) makes it concurrent
+            wire.serve(server, paced(wire.ok(TEXTS[name], *USAGE[name]), TEXTS[name], 1.0, 0.05))
         models[name] = (wire, server)
     cat = catalog(models, priced=("openai", "anthropic", "gemini", "cohere"))
     cat.local_compute = LocalCompute(usd_per_hour=Decimal("0.36"), source="test", as_of=dt.date(2024, 1, 1))
@@ -55,7 +55,8 @@ def test_one_failing_provider_hides_nothing_and_everything_is_stored(
         assert r.status == "ok", (name, r.error)
         assert r.output == "".join(TEXTS[name])
         assert (r.input_tokens, r.output_tokens, r.tokens_source) == (*USAGE[name], "reported")
-        assert r.ttft_s >= 0.3 and r.e2e_s > r.ttft_s
+        # >=: two texts that reach the socket together come in one read and share its stamp
+        assert r.ttft_s >= 1.0 and r.e2e_s >= r.ttft_s
         if name == "ollama":
             assert r.cost_basis == "local compute" and r.cost_usd is not None
         else:
