@@ -4,6 +4,7 @@ Plackett-Luce board of rankings."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -30,17 +31,11 @@ def render_board(votes: Sequence[Sequence[str]], key: str) -> None:
         return
     models = len(board.table)
     st.caption(f"{board.n_votes} outcome{'s' if board.n_votes != 1 else ''} between {models} models.")
-    if not board.finite:
-        st.warning(
-            f"Provisional: {leaderboard.NOT_FINITE}. More varied outcomes will settle them.",
-            icon=":material/hourglass_top:",
-        )
-    st.dataframe(
+    _rating_table(
         board.table,
-        hide_index=True,
-        key=f"{key}_table",
-        column_config={
-            **_RATING_COLUMNS,
+        None if board.finite else f"{leaderboard.NOT_FINITE}. More varied outcomes will settle them.",
+        key,
+        {
             "provisional": st.column_config.CheckboxColumn(
                 "provisional", help=f"Fewer than {leaderboard.MIN_BATTLES} battles, or ratings not finite"
             ),
@@ -64,17 +59,11 @@ def render_ranking_board(rankings: Sequence[Sequence[str]], key: str) -> None:
         return
     n = board.n_rankings
     st.caption(f"{n} ranking{'s' if n != 1 else ''} of {len(board.table)} models.")
-    if not board.finite:
-        st.warning(
-            f"Provisional: {leaderboard.NOT_FINITE_RANKINGS}. More varied rankings will settle them.",
-            icon=":material/hourglass_top:",
-        )
-    st.dataframe(
+    _rating_table(
         board.table,
-        hide_index=True,
-        key=f"{key}_table",
-        column_config={
-            **_RATING_COLUMNS,
+        None if board.finite else f"{leaderboard.NOT_FINITE_RANKINGS}. More varied rankings will settle them.",
+        key,
+        {
             "rankings": st.column_config.NumberColumn("rankings", help="Rankings this model is in"),
             "first": st.column_config.NumberColumn("first", help="Times ranked best"),
             "last": st.column_config.NumberColumn("last", help="Times ranked worst"),
@@ -84,3 +73,10 @@ def render_ranking_board(rankings: Sequence[Sequence[str]], key: str) -> None:
             ),
         },
     )
+
+
+def _rating_table(table: Any, provisional: str | None, key: str, columns: dict[str, Any]) -> None:
+    """A board's ratings table, under a warning when its ratings are only bounds (`provisional` says why)."""
+    if provisional is not None:
+        st.warning(f"Provisional: {provisional}", icon=":material/hourglass_top:")
+    st.dataframe(table, hide_index=True, key=f"{key}_table", column_config={**_RATING_COLUMNS, **columns})
