@@ -79,6 +79,7 @@ class Result:
     result_id: str = field(default_factory=new_id)
     status: Status = "queued"
     progress: str = ""  # latest Status message from the provider (loading weights, ...)
+    progress_since_ns: int | None = None  # perf_counter_ns when that message began: the card shows time elapsed
     output: str = ""
     error: ErrorInfo | None = None
     # stamps of the final attempt, perf_counter_ns
@@ -173,6 +174,7 @@ RESULT_FIELDS: tuple[Carry, ...] = (
     Carry("kind", "str"),
     Carry("status", "str", json="status", export="status"),
     Carry("progress", "str", stored=False),  # a live status line, shown while the run streams
+    Carry("progress_since_ns", "int", stored=False),
     Carry("output", "text", json="output", export="output"),
     Carry("error", "error", json="error", export="error"),
     Carry("queued_ns", "int"),

@@ -12,7 +12,15 @@ import pandas as pd
 import streamlit as st
 
 from bakeoff.batch.input import BatchInputError, BatchItem, parse_items
-from bakeoff.batch.results import EXPORT_FORMATS, aggregate_frame, cells_frame, comparable_metrics, export_bytes, paired
+from bakeoff.batch.results import (
+    EXPORT_FORMATS,
+    aggregate_frame,
+    cells_frame,
+    comparable_metrics,
+    default_metric,
+    export_bytes,
+    paired,
+)
 from bakeoff.batch.runner import Batch, BatchRefused, Progress, estimate_batch
 from bakeoff.batch.suite import SuiteInfo
 from bakeoff.catalog.config import Catalog
@@ -285,8 +293,10 @@ def _render_paired(results: list[Result]) -> None:
     a_col, b_col, m_col = st.columns(3)
     a = a_col.selectbox("Model A", models, index=0, key="batch_pair_a")
     b = b_col.selectbox("Model B", models, index=1, key="batch_pair_b")
-    default = next((m for m in ("exact_match", "token_f1", "semantic_similarity") if m in metrics), "e2e_s")
-    metric = m_col.selectbox("Metric", sorted(metrics), index=sorted(metrics).index(default), key="batch_pair_metric")
+    names = sorted(metrics)
+    default = default_metric(results, a, b, names) or names[0]
+    metric = m_col.selectbox("Metric", names, index=names.index(default), key="batch_pair_metric",
+                             help="Defaults to the first task grade on which the two models differ somewhere.")
     if a == b:
         st.caption("Pick two different models.")
         return

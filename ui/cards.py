@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
 from bakeoff.records import Result
+from bakeoff.report.scores import task_relevant
 from bakeoff.runner.conversation import EarlierTurn, totals
 from metrics.cost import format_usd
 from metrics.latency import HELP
+from ui import state
 from ui.tables import JUDGE_SCORE, TOKENS_LABEL, format_score, score_help, score_label, score_names
 
-# On the card, in this order (all scores are in its tooltip and in the comparison table).
+# On the card, in this order (all scores are in its tooltip and in the comparison table). The task-relevant ones
+# (judge, checks, reference metrics) are its "quality"; agreement and length are facts beside them, not grades.
 CARD_SCORES = (
     JUDGE_SCORE,
     "assertions_passed",
     "semantic_similarity",
-    "agreement",
     "token_f1",
     "rougeL",
     "chrf",
+    "agreement",
     "words",
 )
 FLAGS = ("is_refusal", "is_json")  # shown only when true
@@ -81,12 +85,14 @@ def render_card(
         head = f"**{alias or r.model_ref}** :{color}-badge[{label}]"
         if r.precision and alias is None:
             head += f" :violet-badge[{r.precision}]"
+        if alias is None and is_base_model(r.model_ref):
+            head += " :orange-badge[base model · completes text]"
         st.markdown(head)
         if earlier:
             _earlier(earlier, blind=alias is not None)
             st.caption(f"turn {len(earlier) + 1} · newest answer")
         if r.progress and not r.done:
-            st.caption(f"⏳ {r.progress}")
+            _progress(r)
         if r.output and r.done and is_long(r.output):  # long answers scroll; "Focus on one answer" shows them whole
             with st.container(height=LONG_ANSWER_HEIGHT_PX, border=False):
                 st.markdown(safe_markdown(r.output))
@@ -102,6 +108,48 @@ def render_card(
             if line := conversation_total(earlier, r):
                 st.caption(line)
             _scores(r, judge_score)
+
+
+def is_base_model(model_ref: str) -> bool:
+    """A catalog model without a chat template: it continues the prompt rather than answering it."""
+    entry = state.catalog().entries.get(model_ref.partition("@")[0])
+    return entry is not None and not entry.chat_template
+
+
+def progress_line(message: str, elapsed_s: float | None, last_load_s: float | None) -> tuple[float | None, str]:
+    """(bar fraction or None, text) for a card waiting on its provider. A load is measured against the last load
+    of the same weights here (capped below 1: it is an expectation, not a promise); a first load shows time only.
+
+    >>> progress_line("loading x (first use)…", 5.0, 20.0)
+    (0.25, '⏳ loading x (first use)… · 5 s of about 20 s (the last load here)')
+    >>> progress_line("loading x (first use)…", 3.0, None)
+    (None, '⏳ loading x (first use)… · 3 s (first load on this machine: no earlier time to compare)')
+    """
+    loading = message.startswith("loading")
+    if elapsed_s is None:
+        return None, f"⏳ {message}"
+    if loading and last_load_s:
+        return min(elapsed_s / last_load_s, 0.99), f"⏳ {message} · {elapsed_s:.0f} s of about {last_load_s:.0f} s " \
+            "(the last load here)"
+    first = " (first load on this machine: no earlier time to compare)" if loading else ""
+    return None, f"⏳ {message} · {elapsed_s:.0f} s{first}"
+
+
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def _last_load_s(provider: str, model: str, precision: str | None, run_id: str) -> float | None:
+    """Read once per run and weights (the card redraws twice a second while it waits)."""
+    del run_id  # part of the cache key only: a new run reads the newest load time
+    return state.store().last_load_s(provider, model, precision)
+
+
+def _progress(r: Result) -> None:
+    elapsed = (time.perf_counter_ns() - r.progress_since_ns) / 1e9 if r.progress_since_ns is not None else None
+    last = _last_load_s(r.provider, r.model, r.precision, r.run_id) if r.progress.startswith("loading") else None
+    fraction, text = progress_line(r.progress, elapsed, last)
+    if r.progress.startswith("loading"):
+        st.progress(fraction if fraction is not None else 0.0, text=text)
+    else:
+        st.caption(text)
 
 
 def _earlier(items: Sequence[EarlierTurn], *, blind: bool) -> None:
@@ -148,13 +196,19 @@ def _scores(r: Result, judge_score: float | None) -> None:
     if judge_score is not None:
         scores[JUDGE_SCORE] = judge_score
     if scores:
-        shown = [n for n in CARD_SCORES if n in scores] + [n for n in FLAGS if scores.get(n)]
-        line = " · ".join(f"{score_label(n)} **{format_score(n, scores[n])}**" for n in shown)
+        shown = [n for n in CARD_SCORES if n in scores]
+        graded = [n for n in shown if task_relevant(n)]
+        facts = [n for n in shown if n not in graded] + [n for n in FLAGS if scores.get(n)]
+        lines = []
+        if graded:
+            lines.append("quality: " + " · ".join(f"{score_label(n)} **{format_score(n, scores[n])}**" for n in graded))
+        if facts:
+            lines.append(" · ".join(f"{score_label(n)} {format_score(n, scores[n])}" for n in facts))
         details = "  \n".join(
             f"{score_label(n)} = {format_score(n, scores[n])}: {score_help(n)}"
             for n in score_names([r], [JUDGE_SCORE] if judge_score is not None else [])
         )
-        st.caption(f"quality: {line}" if line else "quality: see the comparison table", help=details)
+        st.caption("  \n".join(lines) or "scores: see the comparison table", help=details)
     failed = [c for c in r.checks if c.get("passed") is not True]
     if failed:
         lines = [

@@ -13,9 +13,10 @@ from bakeoff.catalog.config import Catalog
 from bakeoff.jobs.registry import Jobs
 from bakeoff.jobs.runs import start_run
 from bakeoff.records import Params, Run
+from bakeoff.report.scores import task_relevant
 from bakeoff.runner.conversation import earlier_runs, threads
 from bakeoff.runner.fan_out import InvalidRun
-from bakeoff.runner.scoring import check_label, score_info
+from bakeoff.runner.scoring import check_label
 from bakeoff.store import export
 from bakeoff.store import history_query as hq
 from bakeoff.store.history_query import HistoryFilter, Page, RunRow
@@ -275,8 +276,9 @@ def rerun(run: Run, cat: Catalog, store: Store, jobs: Jobs) -> None:
 
 
 def graded(names: Sequence[str]) -> list[str]:
-    """The names that grade an answer (not facts such as word counts), in display order."""
-    keep = [n for n in names if (info := score_info(n)) is not None and info.higher_is_better is not None]
+    """The names that grade an answer for its task (judge, checks, reference metrics; not reading ease or length),
+    in display order."""
+    keep = [n for n in names if task_relevant(n)]
     return sorted(keep, key=lambda n: SCORE_ORDER.index(n) if n in SCORE_ORDER else len(SCORE_ORDER))
 
 

@@ -13,14 +13,13 @@ import streamlit as st
 
 from bakeoff.batch.adaptive import DECIDED, Metric, Pairing, differences, metric_for
 from bakeoff.batch.cells import BatchRefused
-from bakeoff.batch.results import PASS, Arm, comparable_metrics
+from bakeoff.batch.results import Arm, comparable_metrics, default_metric
 from bakeoff.batch.store import Batch
 from bakeoff.records import Result
 from metrics.sequential import Simulated, fixed_n, simulate_adaptive, tilt
 
 POWER = 0.8
 RUNS = 300
-DEFAULTS = (PASS, "exact_match", "quasi_exact_match", "token_f1", "rougeL", "semantic_similarity")
 
 
 def _usable(batch: Batch, results: list[Result]) -> dict[str, Metric]:
@@ -52,7 +51,7 @@ def render_planner(batch: Batch, results: list[Result]) -> None:
     a = a_col.selectbox("Model A", models, index=0, key="plan_a")
     b = b_col.selectbox("Model B", models, index=1, key="plan_b")
     names = sorted(metrics)
-    default = next((m for m in DEFAULTS if m in metrics), names[0])
+    default = default_metric(results, a, b, names) or names[0]
     name = m_col.selectbox("Metric", names, index=names.index(default), key="plan_metric")
     alpha = alpha_col.selectbox("α", [0.05, 0.01, 0.1], key="plan_alpha")
     if a == b:

@@ -21,6 +21,7 @@ from ui.diff_view import render_diff
 from ui.focus_view import render_focus
 from ui.judge_panel import render_judge_controls, render_judgments
 from ui.tables import (
+    NO_QUALITY_AXIS,
     comparison_frame,
     judge_scores,
     quality_choices,
@@ -169,6 +170,8 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
 def _quality_charts(frame: pd.DataFrame, key: str) -> None:
     long = quality_long(frame)
     if long.empty:
+        if (frame["status"] == "ok").any():
+            st.caption(NO_QUALITY_AXIS)
         return
     st.plotly_chart(charts.quality_heatmap(long), key=f"{key}_quality")
     left, right = st.columns([1, 2])

@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from bakeoff.batch.grid import grid_frame, grid_table
 from bakeoff.batch.results import PASS, Arm, aggregate_frame, comparable_metrics, paired, suite_info
 from bakeoff.records import Result
+from bakeoff.report.scores import task_relevant
 from ui.colors import color_map
 
 STATE_STYLE = {
@@ -106,7 +107,7 @@ def render_variants(results: list[Result], models: Sequence[str]) -> None:
         hide_index=True,
         key="suite_templates",
     )
-    scores = [s for s in comparable_metrics(results) if s in per.columns and s not in ("ttft_s", "e2e_s")]
+    scores = [s for s in comparable_metrics(results) if s in per.columns and task_relevant(s)]
     quality = next((s for s in QUALITY_DEFAULTS if s in scores), None)
     if scores:
         quality = st.selectbox(

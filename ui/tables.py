@@ -9,7 +9,7 @@ import pandas as pd
 
 from bakeoff.records import Result
 from bakeoff.report.scores import format_score as shared_format_score
-from bakeoff.report.scores import judge_means
+from bakeoff.report.scores import goodness, judge_means, task_relevant
 from bakeoff.runner.scoring import score_info
 from metrics.cost import format_usd
 from metrics.judge import SCORE_MAX, SCORE_MIN
@@ -112,66 +112,44 @@ def comparison_frame(results: Sequence[Result], judge: Mapping[str, float] | Non
     return pd.DataFrame(rows)
 
 
-def goodness(name: str, values: pd.Series) -> pd.Series | None:
-    """Values mapped to 0 (worst) - 1 (best) for colouring; None for facts that are not grades.
-
-    Bounded metrics use their range; unbounded ones (reading ease) the spread of this run.
-
-    >>> goodness("is_refusal", pd.Series([1.0, 0.0])).tolist(), goodness("words", pd.Series([3.0])) is None
-    ([0.0, 1.0], True)
-    """
-    if name == JUDGE_SCORE:
-        lo, hi, higher = float(SCORE_MIN), float(SCORE_MAX), True
-    else:
-        info = score_info(name)
-        if info is None or info.higher_is_better is None:
-            return None
-        (lo, hi), higher = info.range, info.higher_is_better
-    if math.isinf(lo) or math.isinf(hi):
-        lo, hi = values.min(), values.max()
-        if pd.isna(lo) or hi == lo:
-            return values.where(values.isna(), 0.5)
-    scaled = ((values - lo) / (hi - lo)).clip(0.0, 1.0)
-    return scaled if higher else 1.0 - scaled
-
-
 def quality_long(frame: pd.DataFrame) -> pd.DataFrame:
-    """Long form of a comparison frame's graded scores for the heat map: model, metric, label, value, text, goodness.
+    """Long form of a comparison frame's task-relevant scores for the heat map: model, metric, label, value, text,
+    goodness (0 worst - 1 best within the score's range).
 
-    Facts (words) are left out, and so are yes/no flags every model shares (all "not JSON" says nothing
-    about which answer is better) once there are two models or more.
+    Only scores that say which answer is better for this task colour it (bakeoff.report.scores.task_relevant:
+    the judge, the checks, metrics against a reference); reading ease, length or agreement stay numbers in the table.
     """
     rows = []
-    for col in [c for c in frame.columns if c.startswith("score_")]:
-        name = col.removeprefix("score_")
-        values = pd.to_numeric(frame[col], errors="coerce")
-        good = goodness(name, values)
-        if good is None or values.isna().all():
-            continue
-        info = score_info(name)
-        if info is not None and info.value == "bool" and len(values) > 1 and values.nunique(dropna=False) == 1:
-            continue
-        for model, value, g in zip(frame["model"], values, good, strict=True):
+    for name in quality_choices(frame):
+        values = pd.to_numeric(frame[f"score_{name}"], errors="coerce")
+        for model, value in zip(frame["model"], values, strict=True):
+            known = None if pd.isna(value) else float(value)
             rows.append(
                 {
                     "model": model,
                     "metric": name,
                     "label": score_label(name),
                     "value": value,
-                    "text": format_score(name, None if pd.isna(value) else float(value)),
-                    "goodness": g,
+                    "text": format_score(name, known),
+                    "goodness": goodness(name, known),
                 }
             )
     return pd.DataFrame(rows, columns=["model", "metric", "label", "value", "text", "goodness"])
 
 
 def quality_choices(frame: pd.DataFrame) -> list[str]:
-    """Graded score names with at least one value: what the cost-vs-quality chart can plot."""
+    """Task-relevant score names with at least one value: what the heat map colours and the cost-vs-quality chart
+    can plot. Empty when the run has no reference, checks or judge: then nothing here grades the answers."""
     out = []
     for col in [c for c in frame.columns if c.startswith("score_")]:
         name = col.removeprefix("score_")
-        info = score_info(name)
-        graded = name == JUDGE_SCORE or (info is not None and info.higher_is_better is not None)
-        if graded and pd.to_numeric(frame[col], errors="coerce").notna().any():
+        if task_relevant(name) and pd.to_numeric(frame[col], errors="coerce").notna().any():
             out.append(name)
     return out
+
+
+NO_QUALITY_AXIS = (
+    "No score here says which answer is better for this task, so there is no quality chart: add a **reference "
+    "answer** or **checks** (under the prompt) or run the **judge**. Reading ease, length and agreement are in the "
+    "table as facts, not grades."
+)

@@ -237,6 +237,26 @@ def paired(results: Sequence[Result], a: str | Arm, b: str | Arm, metric: str, s
     }
 
 
+# What a paired comparison or a plan defaults to: the grades of this task first (the suite's verdict, the checks,
+# matches against the reference, then graded overlaps), time last. A metric on which every paired unit ties says
+# nothing about which model is better ("tie 100 %, CI 0 to 0"), so it is passed over.
+DEFAULT_METRICS = (PASS, "assertions_passed", "exact_match", "quasi_exact_match", "token_f1", "semantic_similarity",
+                   "chrf", "rougeL", "bleu", "e2e_s")
+
+
+def default_metric(results: Sequence[Result], a: str, b: str, candidates: Iterable[str]) -> str | None:
+    """The first of DEFAULT_METRICS among candidates on which A and B differ somewhere; else the first present.
+
+    None when no candidate is in DEFAULT_METRICS (the caller picks any).
+    """
+    present = [m for m in DEFAULT_METRICS if m in set(candidates)]
+    for metric in present:
+        pc = paired(results, a, b, metric) if a != b else None
+        if pc is not None and pc["items"] and pc["ties"] < 1:
+            return metric
+    return present[0] if present else None
+
+
 def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """The per-cell table as CSV (formula-safe, UTF-8 with BOM), JSONL or Parquet."""
     if fmt == "csv":

@@ -116,10 +116,11 @@ def _apply(
     elif isinstance(event, Sent):
         res.sent_ns = now
         res.status = "running"
-        res.progress = ""
+        res.progress, res.progress_since_ns = "", None
         timer.reschedule(loop.time() + req.timeout_s)
     elif isinstance(event, Status):
-        res.progress = event.message
+        if event.message != res.progress:
+            res.progress, res.progress_since_ns = event.message, now
     elif isinstance(event, Usage):
         res.input_tokens = event.input_tokens
         res.output_tokens = event.output_tokens
@@ -221,7 +222,7 @@ async def run_one(
         return res
     finally:
         res.closed_ns = time.perf_counter_ns()
-        res.progress = ""
+        res.progress, res.progress_since_ns = "", None
 
 
 def _retry_wait(exc: ProviderError, res: Result, policy: RetryPolicy, limiter: RateLimiter | None) -> float | None:
@@ -235,4 +236,5 @@ def _retry_wait(exc: ProviderError, res: Result, policy: RetryPolicy, limiter: R
         return None
     entry["wait_s"] = round(wait, 4)
     res.progress = f"{type(exc).__name__}: retrying in {wait:.1f} s (attempt {res.attempts + 1})"
+    res.progress_since_ns = time.perf_counter_ns()
     return wait

@@ -5,7 +5,8 @@ Every answer that finished (status ok) gets:
   * the reference-free metrics of metrics.registry (length, readability, refusal, JSON validity);
   * with a reference (Run.reference, an empty string counts): exact / quasi-exact match, token F1,
     ROUGE, BLEU, chrF and semantic similarity to the reference;
-  * with two answers or more: agreement, its mean semantic similarity to the other answers;
+  * with three answers or more: agreement, its mean semantic similarity to the other answers (with two, both
+    answers get the same figure, which says nothing about which is better);
   * the user's assertions (Run.assertions): one entry each in `checks`, and `assertions_passed` = the
     share of the checks that ran which passed (a check that could not run, e.g. a broken regex, is
     reported in `checks` and left out of the share).
@@ -33,6 +34,7 @@ from metrics.similarity import Embed, agreement
 
 log = logging.getLogger(__name__)
 
+AGREEMENT_MIN_ANSWERS = 3  # with two answers agreement is one number shared by both
 EMBEDDINGS_ENV = "BAKEOFF_EMBEDDINGS"  # "off": skip semantic similarity and agreement (no model load)
 
 # Scores computed across a run rather than per output; described here like registered metrics.
@@ -242,8 +244,8 @@ def _checks(res: Result, assertions: Sequence[Assertion]) -> None:
 
 
 def wants_embedder(run: Run, answers: int) -> bool:
-    """Whether scoring `answers` answers of this run will embed: a reference, or two answers to agree."""
-    return run.reference is not None or answers >= 2
+    """Whether scoring `answers` answers of this run will embed: a reference, or enough answers to agree."""
+    return run.reference is not None or answers >= AGREEMENT_MIN_ANSWERS
 
 
 def score_results(run: Run, results: Sequence[Result], *, embedder: LazyEmbedder | None = None) -> None:
@@ -269,7 +271,7 @@ def score_results(run: Run, results: Sequence[Result], *, embedder: LazyEmbedder
             except Exception as exc:
                 log.exception("checks failed on %s", r.result_id)
                 _note(r, f"checks not run: {type(exc).__name__}: {exc}")
-    if embed is not None and len(scored) >= 2:
+    if embed is not None and len(scored) >= AGREEMENT_MIN_ANSWERS:
         try:
             values = agreement([r.output for r in scored], embed=embed)
         except Exception as exc:

@@ -151,3 +151,20 @@ def results_for(engine: Engine, run_ids: Iterable[str]) -> list[Result]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(results).where(results.c.run_id.in_(ids))).mappings().all()
     return [row_to_result(r) for r in rows]
+
+
+def last_load_s(engine: Engine, provider: str, model: str, precision: str | None) -> float | None:
+    """Seconds the newest stored load of these weights at this precision took on this machine; None if never loaded.
+
+    The card's loading bar measures against it: a first use has nothing to compare with, so it shows only time.
+    """
+    query = (
+        sa.select(results.c.load_s)
+        .join(runs, runs.c.run_id == results.c.run_id)
+        .where(results.c.provider == provider, results.c.model == model, results.c.load_s > 0)
+        .where(results.c.precision.is_(None) if precision is None else results.c.precision == precision)
+        .order_by(runs.c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.scalar(query)

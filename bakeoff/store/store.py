@@ -108,6 +108,9 @@ class Store:
     def results_for(self, run_ids: Iterable[str]) -> list[Result]:
         return runs_repo.results_for(self.engine, run_ids)
 
+    def last_load_s(self, provider: str, model: str, precision: str | None) -> float | None:
+        return runs_repo.last_load_s(self.engine, provider, model, precision)
+
     # ---- votes and judgments ----
 
     def save_vote(self, vote: Vote) -> None:

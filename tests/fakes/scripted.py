@@ -11,6 +11,8 @@ network or model. Options:
   fail_times: int          ... on only the first N attempts (then succeed)
   retry_after: float       retry_after carried by the raised error
   available: str           Availability state check() reports (default "ready")
+  load_delay: float        seconds of "loading" (a Status, as local providers give on first use) before Sent;
+                           reported as the load time in Meta
   replies: [[regex, text]] answer with the text of the first rule whose regex is found in the prompt
                            (streamed as one chunk; falls back to `chunks`), e.g. a judge that reads its input
 Every request is recorded in `requests` as (model, Request).
@@ -25,7 +27,7 @@ from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from providers import base
-from providers.base import Availability, Event, Finish, ModelSpec, Request, Sent, Status, TextDelta, Usage
+from providers.base import Availability, Event, Finish, Meta, ModelSpec, Request, Sent, Status, TextDelta, Usage
 
 
 class ScriptedProvider:
@@ -51,6 +53,10 @@ class ScriptedProvider:
             self.max_active = max(self.max_active, self.active)
         try:
             yield Status("warming up")
+            if load_delay := o.get("load_delay"):
+                yield Status(f"loading {spec.model} (first use)…")
+                await asyncio.sleep(load_delay)
+                yield Meta(load_s=load_delay)
             yield Sent()
             fails = o.get("fail") and attempt <= o.get("fail_times", 10**9)
             await asyncio.sleep(o.get("first_delay", 0.0))

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from bakeoff.batch import store as batch_store
 from bakeoff.batch.input import BatchInputError, load_items, parse_items
-from bakeoff.batch.results import aggregate_frame, cells_frame, export_bytes, paired
+from bakeoff.batch.results import aggregate_frame, cells_frame, default_metric, export_bytes, paired
 from bakeoff.batch.runner import Batch, BatchRefused, build_cells, estimate_batch, prepare_batch, run_batch_blocking
 from bakeoff.catalog.config import PriceRow
 from bakeoff.records import Params
@@ -337,6 +337,20 @@ def test_aggregates_and_paired_comparison_on_known_outputs(scripted):
     assert pc["mean_diff"] == pytest.approx(2 / 3) and pc["ci_low"] <= pc["mean_diff"] <= pc["ci_high"]
     with pytest.raises(ValueError, match="cannot be compared"):
         paired(out.results, "right", "wrong", "words")  # a length is not better or worse
+
+
+def test_the_default_paired_metric_is_a_task_grade_on_which_the_models_differ(scripted):
+    cat = scripted_catalog(
+        a={"replies": [["2\\+2", "The answer is 4"], ["France", "It is Paris"], ["hi", "hello there"]]},
+        b={"replies": [["2\\+2", "I think 5"], ["France", "Lyon"], ["hi", "bye now"]]},
+    )
+    out = run_batch_blocking(Batch(items=_items(), model_refs=["a", "b"]), cat, None, policy=FAST)
+    names = ["e2e_s", "exact_match", "token_f1", "words"]
+    # exact match ties on every item (neither answer is exactly the reference): "tie 100 %" says nothing
+    assert paired(out.results, "a", "b", "exact_match")["ties"] == 1.0
+    assert default_metric(out.results, "a", "b", names) == "token_f1"
+    assert default_metric(out.results, "a", "b", ["exact_match", "words"]) == "exact_match"  # all there is
+    assert default_metric(out.results, "a", "b", ["words"]) is None
 
 
 def test_exports_round_trip(scripted):

@@ -15,7 +15,6 @@ from ui import charts
 from ui.tables import (
     comparison_frame,
     format_score,
-    goodness,
     judge_scores,
     quality_choices,
     quality_long,
@@ -53,26 +52,28 @@ def test_comparison_frame_adds_score_columns_in_display_order_and_the_judge_scor
     assert score_names(results) == ["assertions_passed", "agreement", "rougeL", "words"]
 
 
-def test_goodness_uses_the_range_and_direction_from_the_registry():
-    assert goodness("rougeL", pd.Series([0.25, 1.0])).tolist() == [0.25, 1.0]
-    assert goodness("bleu", pd.Series([50.0])).tolist() == [0.5]
-    assert goodness("is_refusal", pd.Series([1.0, 0.0])).tolist() == [0.0, 1.0]  # lower is better
-    assert goodness("flesch_reading_ease", pd.Series([10.0, 60.0, 35.0])).tolist() == [0.0, 1.0, 0.5]
-    assert goodness("flesch_reading_ease", pd.Series([10.0, 10.0])).tolist() == [0.5, 0.5]
-    assert goodness("judge_score", pd.Series([1.0, 10.0])).tolist() == [0.0, 1.0]
-    assert goodness("words", pd.Series([3.0])) is None  # a fact, not a grade
-
-
-def test_quality_long_and_choices_leave_out_facts_and_empty_metrics():
-    frame = comparison_frame([res("a", {"words": 3.0, "agreement": 0.5, "is_refusal": 0.0, "is_json": 0.0}),
-                              res("b", {"words": 4.0, "agreement": 0.9, "is_refusal": 1.0, "is_json": 0.0})])
+def test_quality_long_and_choices_keep_only_task_relevant_scores():
+    frame = comparison_frame([res("a", {"words": 3.0, "agreement": 0.5, "flesch_reading_ease": 90.0, "is_json": 0.0,
+                                        "token_f1": 0.25, "bleu": 50.0}),
+                              res("b", {"words": 4.0, "agreement": 0.9, "flesch_reading_ease": 10.0, "is_json": 1.0,
+                                        "token_f1": 1.0})], judge={"a": 1.0, "b": 10.0})
     long = quality_long(frame)
-    assert sorted(set(long["metric"])) == ["agreement", "is_refusal"]  # a flag both share says nothing
-    row = long[(long["model"] == "b") & (long["metric"] == "is_refusal")].iloc[0]
-    assert (row["text"], row["goodness"], row["label"]) == ("yes", 0.0, "refusal")
-    assert quality_choices(frame) == ["agreement", "is_refusal", "is_json"]
-    single = quality_long(comparison_frame([res("a", {"is_json": 0.0})]))
-    assert list(single["metric"]) == ["is_json"]  # with one model, every grade is shown
+    # reading ease painted a repetitive loop green in a trial: only judge, checks and reference metrics grade
+    assert list(dict.fromkeys(long["metric"])) == ["judge_score", "token_f1", "bleu"]
+    assert long.set_index(["model", "metric"])["goodness"].fillna(-1).to_dict() == {
+        ("a", "judge_score"): 0.0, ("b", "judge_score"): 1.0, ("a", "token_f1"): 0.25, ("b", "token_f1"): 1.0,
+        ("a", "bleu"): 0.5, ("b", "bleu"): -1}
+    row = long[(long["model"] == "b") & (long["metric"] == "bleu")].iloc[0]
+    assert (row["text"], row["label"]) == ("–", "BLEU")  # unknown stays unknown
+    assert quality_choices(frame) == ["judge_score", "token_f1", "bleu"]
+
+
+def test_without_reference_checks_or_judge_nothing_grades_the_answers():
+    frame = comparison_frame([res("a", {"words": 3.0, "agreement": 0.5, "is_refusal": 0.0}),
+                              res("b", {"words": 4.0, "agreement": 0.9, "is_refusal": 1.0})])
+    assert quality_long(frame).empty and quality_choices(frame) == []
+    checks = comparison_frame([res("a", {"assertions_passed": 0.5}), res("b", {"assertions_passed": 1.0})])
+    assert quality_choices(checks) == ["assertions_passed"]
 
 
 def test_score_text_and_help_come_from_the_metric_metadata():
@@ -96,10 +97,10 @@ def test_judge_scores_average_the_latest_rubric_batch_without_grader_errors():
 
 
 def test_figures_build_from_dataframes():
-    frame = comparison_frame([res("a", {"agreement": 0.5}, cost="0.001"), res("b", {"agreement": 0.9}, cost="0.01"),
-                              res("c", {"agreement": 0.4}, cost="0.02"), res("d", {"agreement": 0.95})])
-    points = frame[["model", "cost_usd"]].assign(quality=frame["score_agreement"])
-    fig = charts.cost_quality_scatter(points, "agreement")
+    frame = comparison_frame([res("a", {"token_f1": 0.5}, cost="0.001"), res("b", {"token_f1": 0.9}, cost="0.01"),
+                              res("c", {"token_f1": 0.4}, cost="0.02"), res("d", {"token_f1": 0.95})])
+    points = frame[["model", "cost_usd"]].assign(quality=frame["score_token_f1"])
+    fig = charts.cost_quality_scatter(points, "token F1")
     names = [t.name for t in fig.data]
     assert names == ["Pareto front", "on the front (no cheaper model is better)", "dominated"]
     assert list(fig.data[1].text) == ["a", "b"] and list(fig.data[2].text) == ["c"]  # d is unpriced: not drawn

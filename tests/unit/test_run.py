@@ -261,14 +261,15 @@ def test_answers_and_status_do_not_wait_for_the_embedder_which_loads_while_the_m
         return embedding.load()
 
     scoring.EMBEDDER.reset(slow_loader)
-    cat = scripted_catalog(a={"chunks": ["Paris"], "first_delay": 1.0}, b={"chunks": ["Lyon"], "first_delay": 1.0})
-    job = start_run(Jobs(), Run(prompt="Capital?", model_refs=["a", "b"]), cat, store)
+    cat = scripted_catalog(a={"chunks": ["Paris"], "first_delay": 1.0}, b={"chunks": ["Lyon"], "first_delay": 1.0},
+                           c={"chunks": ["Nice"], "first_delay": 1.0})
+    job = start_run(Jobs(), Run(prompt="Capital?", model_refs=["a", "b", "c"]), cat, store)
     assert loading.wait(10) and closed_when_loading == [0]  # loading once both requests are out, before answers
     deadline = time.monotonic() + 20
     while (found := store.get_run(job.run.run_id)) is None or found[0].status != "done":
         assert time.monotonic() < deadline, "the run's status waited for the embedder"
         time.sleep(0.05)
-    assert [(r.status, "agreement" in r.scores) for r in found[1]] == [("ok", False), ("ok", False)]
+    assert [(r.status, "agreement" in r.scores) for r in found[1]] == [("ok", False)] * 3
     assert not job.done  # still scoring
     release.set()
     assert job.finished.wait(20) and job.failure is None
@@ -305,12 +306,13 @@ def test_cli_prints_the_answers_before_the_embedder_has_loaded_then_the_scores(t
     monkeypatch.setattr(run_cli, "_print_answers", print_answers)
     scoring.EMBEDDER.reset(loader)
     models = {m: {"provider": "scripted", "model": m, "kind": "commercial", "options": {"chunks": [f"{m} says hi"]}}
-              for m in ("alpha", "beta")}
+              for m in ("alpha", "beta", "gamma")}
     (tmp_path / "models.yaml").write_text(yaml.safe_dump({"models": models}))
     (tmp_path / "pricing.yaml").write_text("prices: {}\n")
     monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
     monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
-    code = cli.main(["--db", str(tmp_path / "c.db"), "run", "--prompt", "Hi?", "--model", "alpha", "--model", "beta"])
+    code = cli.main(["--db", str(tmp_path / "c.db"), "run", "--prompt", "Hi?", "--model", "alpha", "--model", "beta",
+                     "--model", "gamma"])
     out = capsys.readouterr().out
     assert code == 0 and printed.is_set()
     assert out.index("== alpha [ok]") < out.index("== beta [ok]") < out.index("== alpha · scores")

@@ -98,8 +98,8 @@ def test_embedder_failure_skips_those_scores_says_why_and_is_not_retried():
 def test_embeddings_can_be_switched_off(monkeypatch):
     monkeypatch.setenv(scoring.EMBEDDINGS_ENV, "off")
     embedder, calls = _counting()
-    run = Run(prompt="q", model_refs=["a", "b"])
-    results = [_result(run, "a", "x"), _result(run, "b", "y")]
+    run = Run(prompt="q", model_refs=["a", "b", "c"])
+    results = [_result(run, "a", "x"), _result(run, "b", "y"), _result(run, "c", "z")]
     score_results(run, results, embedder=embedder)
     assert calls == [] and "BAKEOFF_EMBEDDINGS=off" in results[0].score_notes[0]
 
@@ -165,7 +165,8 @@ def test_engine_scores_after_the_run_and_stores_scores_checks_and_assertions(scr
     results = run_blocking(run, cat, store, on_update=lambda r: updates.append((r.model_ref, bool(r.scores))))
     a, b, bad = results
     assert a.scores["assertions_passed"] == 1.0 and b.scores["assertions_passed"] == 0.0
-    assert "agreement" in a.scores and "semantic_similarity" in a.scores and bad.scores == {}
+    # two answers: agreement would be one figure both share, so it is left out
+    assert "agreement" not in a.scores and "semantic_similarity" in a.scores and bad.scores == {}
     assert ("a", True) in updates  # the page hears about the scores
     got_run, stored = store.get_run(run.run_id)
     assert got_run.assertions == run.assertions and got_run.status == "done"
@@ -190,3 +191,12 @@ def test_cli_json_prints_scores_and_checks(tmp_path, monkeypatch, capsys):
     assert cli.main(["--db", str(tmp_path / "c.db"), "run", "--prompt", "x", "--model", "alpha",
                      "--check", "nonsense"]) == 2
     assert "unknown check" in capsys.readouterr().err
+
+
+def test_two_answers_without_a_reference_get_no_agreement_and_load_no_embedder():
+    embedder, calls = _counting()
+    run = Run(prompt="q", model_refs=["a", "b", "c"])
+    results = [_result(run, "a", "x y"), _result(run, "b", "x z"), _result(run, "c", "", status="error")]
+    score_results(run, results, embedder=embedder)
+    assert calls == [] and not any("agreement" in r.scores for r in results)
+    assert not scoring.wants_embedder(run, 2) and scoring.wants_embedder(run, 3)
