@@ -29,6 +29,7 @@ CARD_SCORES = (
     "words",
 )
 FLAGS = ("is_refusal", "is_json")  # shown only when true
+WAIT = ":material/hourglass_top:"  # an icon font, not an emoji: headless and minimal systems lack emoji glyphs
 
 STATUS_BADGE = {
     "queued": ("queued", "gray"),
@@ -98,8 +99,8 @@ def render_card(
                 st.markdown(safe_markdown(r.output))
         elif r.output:
             st.markdown(safe_markdown(r.output))
-        elif r.status == "running":
-            st.caption("waiting for the first token…")
+        elif r.status == "running" and not r.progress:
+            st.caption(_waiting(r))
         if r.error:
             show = st.error if r.status == "error" else st.warning
             show(error_text(r))
@@ -121,18 +122,27 @@ def progress_line(message: str, elapsed_s: float | None, last_load_s: float | No
     of the same weights here (capped below 1: it is an expectation, not a promise); a first load shows time only.
 
     >>> progress_line("loading x (first use)…", 5.0, 20.0)
-    (0.25, '⏳ loading x (first use)… · 5 s of about 20 s (the last load here)')
-    >>> progress_line("loading x (first use)…", 3.0, None)
-    (None, '⏳ loading x (first use)… · 3 s (first load on this machine: no earlier time to compare)')
+    (0.25, ':material/hourglass_top: loading x (first use)… · 5.0 s of about 20 s (the last load here)')
+    >>> progress_line("loading x (first use)…", 3.0, None)[1]
+    ':material/hourglass_top: loading x (first use)… · 3.0 s (first load on this machine: no earlier time to compare)'
     """
     loading = message.startswith("loading")
     if elapsed_s is None:
-        return None, f"⏳ {message}"
+        return None, f"{WAIT} {message}"
     if loading and last_load_s:
-        return min(elapsed_s / last_load_s, 0.99), f"⏳ {message} · {elapsed_s:.0f} s of about {last_load_s:.0f} s " \
-            "(the last load here)"
+        return min(elapsed_s / last_load_s, 0.99), f"{WAIT} {message} · {seconds(elapsed_s)} of about " \
+            f"{seconds(last_load_s)} (the last load here)"
     first = " (first load on this machine: no earlier time to compare)" if loading else ""
-    return None, f"⏳ {message} · {elapsed_s:.0f} s{first}"
+    return None, f"{WAIT} {message} · {seconds(elapsed_s)}{first}"
+
+
+def seconds(x: float) -> str:
+    """Tenths under ten seconds (a warm load takes 0.4 s), whole seconds above.
+
+    >>> seconds(0.42), seconds(12.6)
+    ('0.4 s', '13 s')
+    """
+    return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
 
 
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
@@ -150,6 +160,16 @@ def _progress(r: Result) -> None:
         st.progress(fraction if fraction is not None else 0.0, text=text)
     else:
         st.caption(text)
+
+
+def _waiting(r: Result) -> str:
+    """A running card with no text yet: since when it waits, and for what."""
+    now = time.perf_counter_ns()
+    if r.sent_ns is not None:
+        return f"waiting for the first token… · {seconds((now - r.sent_ns) / 1e9)} since the request went out"
+    if r.queued_ns is not None:
+        return f"{WAIT} preparing the request · {seconds((now - r.queued_ns) / 1e9)}"
+    return "waiting for the first token…"
 
 
 def _earlier(items: Sequence[EarlierTurn], *, blind: bool) -> None:

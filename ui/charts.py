@@ -35,8 +35,7 @@ def latency_breakdown(frame: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(
         barmode="stack",
-        title="Latency breakdown (seconds, lower is better)",
-        xaxis_title="seconds",
+        title="Latency breakdown (seconds, lower is better)",  # no axis title: it sat under the legend
         yaxis={"autorange": "reversed"},
         height=120 + 40 * len(data),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bakeoff.jobs.runs import RunJob
-from ui.cards import progress_line
+from ui.cards import progress_line, seconds
 
 MODELS = {
     "models": {
@@ -55,7 +55,7 @@ def test_a_first_load_shows_elapsed_time_then_the_next_one_a_bar_against_the_las
     at.button(key="compare_run").click().run()  # the same run again: now there is a load time to compare with
     time.sleep(1.2)
     bars = [el.proto for el in at.run().get("progress")]
-    assert len(bars) == 1 and "of about 2 s (the last load here)" in bars[0].text and 30 <= bars[0].value <= 99
+    assert len(bars) == 1 and "of about 2.0 s (the last load here)" in bars[0].text and 30 <= bars[0].value <= 99
     _wait(at)
 
 
@@ -68,5 +68,10 @@ def test_base_models_are_marked_on_their_cards_but_not_in_blind_mode(app):
 
 def test_progress_line_never_claims_a_fraction_it_cannot_know():
     assert progress_line("loading x…", 50.0, 20.0)[0] == 0.99  # slower than last time: never "done" early
-    assert progress_line("waiting for cpu: y is loading", 4.0, 20.0) == (None, "⏳ waiting for cpu: y is loading · 4 s")
-    assert progress_line("loading x…", None, 20.0) == (None, "⏳ loading x…")
+    assert progress_line("waiting for cpu: y is loading", 4.0, 20.0) == (
+        None, ":material/hourglass_top: waiting for cpu: y is loading · 4.0 s")
+    assert progress_line("loading x…", None, 20.0) == (None, ":material/hourglass_top: loading x…")
+
+
+def test_seconds_keep_tenths_under_ten():
+    assert (seconds(0.42), seconds(9.96), seconds(12.6)) == ("0.4 s", "10.0 s", "13 s")
