@@ -45,6 +45,23 @@ def completion_prompt(req: Request) -> str:
     return f"{req.system}\n\n{body}" if req.system else body
 
 
+def transcript_stops(spec: ModelSpec, req: Request) -> tuple[str, ...]:
+    """Where a base model's turn in a transcript ends: the next speaker line. None for a chat model or one turn.
+
+    Without them a base model writes the next `User:` line and answers itself.
+
+    >>> base = ModelSpec("gemma", "transformers", "google/gemma-3-270m", chat_template=False)
+    >>> from providers.base import Turn
+    >>> transcript_stops(base, Request("And Spain?", history=(Turn("user", "France?"), Turn("assistant", "Paris."))))
+    ('\\nUser:', '\\nAssistant:')
+    >>> transcript_stops(base, Request("The capital of France is"))
+    ()
+    """
+    if spec.chat_template or not req.history:
+        return ()
+    return tuple(f"\n{speaker}:" for speaker in _SPEAKER.values())
+
+
 def counted_text(req: Request) -> str:
     """The text whose tokens stand for a request's input (system, every turn): for estimates and counts.
 

@@ -16,7 +16,8 @@ native build crashes with SIGILL on machines whose compiler and CPU disagree.
 - sampling matches the other engines: temperature (<= 0 is greedy) and top-p only, with
   repeat_penalty=1.0, top_k and min_p off (llama-cpp-python's defaults differ);
 - chat models are prompted through the chat template stored in the GGUF; base models
-  (`chat_template: false`) get plain text.
+  (`chat_template: false`) get plain text, a transcript once there is history, whose answer ends
+  where the next speaker line would begin.
 
 Loading lives in llamacpp_local_loading, generation in llamacpp_local_generation.
 
@@ -53,6 +54,7 @@ from providers.base import (
     Status,
     Unsupported,
 )
+from providers.conversation import transcript_stops
 from providers.hf_lock import CPU_TURN
 from providers.llamacpp_local_generation import generate
 from providers.llamacpp_local_loading import LoadedGGUF, encode, get_or_load
@@ -149,7 +151,8 @@ class LlamaCppProvider:
                     "params": loaded.n_params,
                 },
             )
-            async with contextlib.aclosing(generate(loaded, prompt_ids, req)) as events:
+            stops = transcript_stops(spec, req)
+            async with contextlib.aclosing(generate(loaded, prompt_ids, req, stops)) as events:
                 async for event in events:
                     yield event
         except ProviderError:

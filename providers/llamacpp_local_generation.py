@@ -2,7 +2,13 @@
 
 The worker holds the CPU turn shared with transformers_local (hf_lock.CPU_TURN) for the whole
 generation, so in-process models never generate at the same time; a closed stream stops it at the
-next token. Usage is the engine's own count: prompt ids in, sampled ids out.
+next token, and so does a stop sequence (a base model's next transcript line), none of which is streamed.
+Usage is the engine's own count: prompt ids in, sampled ids out (a stop sequence's tokens included:
+they were generated and took their time, as llama-cpp-python's own completion call counts them).
+
+Why not `create_completion(stop=...)`: its stream holds a partial stop sequence back too, but it
+would take over the sampling, seeding, prefix reuse and counting set here; the one StopSequences
+filter does the same for both local engines.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from providers.base import Event, Finish, Request, Sent, ServerError, TextDelta, Usage
 from providers.hf_lock import CPU_TURN
 from providers.llamacpp_local_loading import LoadedGGUF
+from providers.stop_sequences import StopSequences
 
 _DONE = object()
 
@@ -29,8 +36,11 @@ class _Outcome:
     error: BaseException | None = None
 
 
-async def generate(loaded: LoadedGGUF, prompt_ids: list[int], req: Request) -> AsyncIterator[Event]:
-    """Sent, text as tokens arrive, Usage, Finish; holds CPU_TURN until the worker has stopped."""
+async def generate(
+    loaded: LoadedGGUF, prompt_ids: list[int], req: Request, stops: tuple[str, ...] = ()
+) -> AsyncIterator[Event]:
+    """Sent, text as tokens arrive up to the first of `stops`, Usage, Finish; holds CPU_TURN until the
+    worker has stopped."""
     async for status in CPU_TURN.take(f"{loaded.path.name} is generating"):
         yield status
     stop = threading.Event()
@@ -46,7 +56,7 @@ async def generate(loaded: LoadedGGUF, prompt_ids: list[int], req: Request) -> A
         outcome = _Outcome()
         thread = threading.Thread(
             target=_run,
-            args=(loaded, prompt_ids, req, stop, outcome, push),
+            args=(loaded, prompt_ids, req, StopSequences(stops), stop, outcome, push),
             name=f"bakeoff-llamacpp[{loaded.path.name}]",
             daemon=True,
         )
@@ -69,7 +79,13 @@ async def generate(loaded: LoadedGGUF, prompt_ids: list[int], req: Request) -> A
 
 
 def _run(
-    loaded: LoadedGGUF, prompt_ids: list[int], req: Request, stop: threading.Event, outcome: _Outcome, push: Any
+    loaded: LoadedGGUF,
+    prompt_ids: list[int],
+    req: Request,
+    cut: StopSequences,
+    stop: threading.Event,
+    outcome: _Outcome,
+    push: Any,
 ) -> None:
     import llama_cpp
 
@@ -100,14 +116,17 @@ def _run(
                 break
             outcome.generated += 1
             piece = llm.detokenize([token], prev_tokens=None)
-            text = decoder.decode(piece)
+            text = cut.feed(decoder.decode(piece))
             if text:
                 push(text)
+            if cut.hit:
+                outcome.finish = "stop"
+                break
             if outcome.generated >= req.max_tokens:
                 outcome.finish = "length"
                 break
         tokens.close()
-        tail = decoder.decode(b"", final=True)
+        tail = cut.feed(decoder.decode(b"", final=True)) + cut.flush()
         if tail:
             push(tail)
     except BaseException as exc:

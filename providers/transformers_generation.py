@@ -30,6 +30,7 @@ from providers.base import (
     Usage,
 )
 from providers.conversation import chat_messages, check_context, completion_prompt
+from providers.stop_sequences import StopSequences
 
 if TYPE_CHECKING:
     from providers.transformers_local import LocalModel
@@ -76,17 +77,20 @@ def _check_context(spec: ModelSpec, loaded: LocalModel, req: Request, prompt_tok
 
 
 class _StopFlag:
-    """StoppingCriteria: true once the stream is closed, so generate stops at the next token."""
+    """StoppingCriteria: true once the stream is closed or the streamed text hit a stop sequence.
 
-    def __init__(self) -> None:
+    generate checks it before handing each new token to the streamer, so it stops one token later.
+    """
+
+    def __init__(self, cut: StopSequences) -> None:
         self.event = threading.Event()
+        self.cut = cut
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        return torch.full(
-            (input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device
-        )
+        done = self.event.is_set() or self.cut.hit
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _StopFlag:
         return self  # a copy would never see the flag
@@ -142,12 +146,14 @@ def _queue_streamer_class() -> type:
     from transformers import TextStreamer
 
     class QueueStreamer(TextStreamer):
-        """TextStreamer's decoding (whole words, no special tokens, no control markers), handed to a callback."""
+        """TextStreamer's decoding (whole words, no special tokens, no control markers), handed to a callback
+        up to the first stop sequence (`cut`), none of which is ever handed over."""
 
-        def __init__(self, tokenizer: Any, push: Any) -> None:
+        def __init__(self, tokenizer: Any, push: Any, cut: StopSequences | None = None) -> None:
             super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
             self._push = push
             self._markers = _marker_ids(tokenizer)
+            self._cut = cut or StopSequences(())
 
         def put(self, value: Any) -> None:
             if self._markers and not self.next_tokens_are_prompt:  # generated ids, not the prompt
@@ -158,6 +164,7 @@ def _queue_streamer_class() -> type:
             super().put(value)
 
         def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            text = self._cut.feed(text) + (self._cut.flush() if stream_end else "")
             if text:
                 self._push(text)
 
@@ -199,8 +206,11 @@ def _generate_kwargs(
     return kwargs
 
 
-async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIterator[Event]:
-    """Sent, then text as generate produces it, then Usage and Finish, holding loaded.lock.
+async def _generate(
+    loaded: LocalModel, input_ids: Any, req: Request, stops: tuple[str, ...] = ()
+) -> AsyncIterator[Event]:
+    """Sent, then text as generate produces it up to the first of `stops`, then Usage and Finish,
+    holding loaded.lock.
 
     The generate thread releases the lock when it ends, so a closed stream frees the model only
     once the thread has really stopped.
@@ -209,7 +219,8 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
     async for status in loaded.lock.take(f"{loaded.label or loaded.folder.name} is generating", device=device):
         yield status
     thread: threading.Thread | None = None
-    stop = _StopFlag()
+    cut = StopSequences(stops)
+    stop = _StopFlag(cut)
     try:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -219,7 +230,8 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
         generation_config = loaded.model.generation_config
-        kwargs = _generate_kwargs(loaded, input_ids, req, _queue_streamer_class()(loaded.tokenizer, push), stop)
+        streamer = _queue_streamer_class()(loaded.tokenizer, push, cut)
+        kwargs = _generate_kwargs(loaded, input_ids, req, streamer, stop)
         outcome = _Outcome()
         thread = threading.Thread(
             target=_run_generate,
@@ -234,9 +246,14 @@ async def _generate(loaded: LocalModel, input_ids: Any, req: Request) -> AsyncIt
         thread.join()
         if outcome.error is not None:
             raise _generate_error(outcome.error)
+        # Every generated token counts, the stop sequence's included and the one or two after it (the
+        # streamer holds a trailing `:` until the next token; the stop flag is read one token later):
+        # they were generated, so they took the time that tokens/s divides by (llama-cpp-python's own
+        # completion call counts a stop sequence's tokens as output too).
         generated = outcome.output[0, input_ids.shape[1] :].tolist()
         yield Usage(input_tokens=int(input_ids.shape[1]), output_tokens=len(generated), source="counted")
-        yield Finish(_finish_reason(generated, generation_config.eos_token_id, req.max_tokens))
+        finish = "stop" if cut.hit else _finish_reason(generated, generation_config.eos_token_id, req.max_tokens)
+        yield Finish(finish)
     finally:
         stop.event.set()
         if thread is None or thread.ident is None:  # never started: the lock is still ours

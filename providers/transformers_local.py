@@ -53,6 +53,7 @@ from providers.base import (
     Status,
     Unsupported,
 )
+from providers.conversation import transcript_stops
 from providers.hf_lock import CPU_TURN, LOAD_LOCK, CpuTurn, import_stack
 from providers.local_device import current_device, device_label, device_problem, load_kwargs
 from providers.local_weights import Weights, locate, parameter_count
@@ -200,7 +201,7 @@ class TransformersProvider:
                 input_ids = input_ids.to(loaded.device)
                 extra["device"] = device_label(loaded.device)
             yield Meta(memory_bytes=loaded.memory_bytes, load_s=load_s, extra=extra)
-            async with contextlib.aclosing(_generate(loaded, input_ids, req)) as events:
+            async with contextlib.aclosing(_generate(loaded, input_ids, req, transcript_stops(spec, req))) as events:
                 async for event in events:  # closing the stream closes (and stops) the generation
                     yield event
         except ProviderError:

@@ -1,5 +1,6 @@
 """Real local models in a conversation: SmolLM2 holds three turns through its chat template, each turn
-carrying its own earlier answers; the Gemma base model gets a plain User/Assistant transcript.
+carrying its own earlier answers; the Gemma base model gets a plain User/Assistant transcript, and its answer
+ends where its turn ends (on transformers and llama.cpp), not in a dialogue it invents.
 
 CPU only, greedy, a few tokens per turn. The models come from models.yaml as the dashboard resolves them.
 """
@@ -7,12 +8,13 @@ CPU only, greedy, a few tokens per turn. The models come from models.yaml as the
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 
 import pytest
 
 from bakeoff.catalog.config import load_catalog, resolve
 from providers import registry
-from providers.base import Event, ModelSpec, Request, TextDelta, Turn, Usage
+from providers.base import Event, Finish, ModelSpec, Request, TextDelta, Turn, Usage
 from providers.conversation import chat_messages, completion_prompt
 
 pytestmark = pytest.mark.local
@@ -120,3 +122,26 @@ def test_gemma_base_model_gets_a_transcript(provider, monkeypatch):
     assert second == completion_prompt(requests[1])
     assert second == f"User: {QUESTIONS[0]}\nAssistant: {answers[0]}\nUser: {QUESTIONS[1]}\nAssistant:"
     assert usages[1].input_tokens > usages[0].input_tokens + provider.count_tokens(spec, answers[0])
+
+
+@pytest.mark.parametrize("model_id", ["gemma-3-270m", "gemma-3-270m-gguf"])
+def test_gemma_base_answer_ends_where_its_turn_ends(model_id):
+    """Greedy base Gemma continuing a transcript writes the next `User:` line and answers itself; the answer
+    stops before that line, on both local engines, and none of it reaches the stream."""
+    spec = spec_of(model_id)
+    if spec.provider == "llamacpp" and importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed")
+    provider = registry.get(spec.provider)
+    history = (Turn("user", QUESTIONS[0]), Turn("assistant", "Paris."))
+    req = Request(QUESTIONS[1], history=history, max_tokens=40, temperature=0)
+    try:
+        events = collect(provider, spec, req)
+    finally:
+        provider.unload(spec)
+
+    texts = [e.text for e in events if isinstance(e, TextDelta)]
+    assert "Madrid" in "".join(texts), texts
+    assert not any(word in text for text in texts for word in ("User", "Assistant")), texts
+    [usage] = [e for e in events if isinstance(e, Usage)]
+    assert usage.output_tokens < req.max_tokens  # it stopped, not ran on to the limit
+    assert events[-1] == Finish("stop")

@@ -13,7 +13,14 @@ import pytest
 
 from providers import llamacpp_local_loading as loading
 from providers.base import BadRequest, ContextLength, ModelSpec, Request, Turn
-from providers.conversation import chat_messages, check_context, check_turns, completion_prompt, counted_text
+from providers.conversation import (
+    chat_messages,
+    check_context,
+    check_turns,
+    completion_prompt,
+    counted_text,
+    transcript_stops,
+)
 from tests.fakes.server import FakeServer
 from tests.integration.wires import KEYS, WIRES
 from tests.providers.helpers import run
@@ -124,6 +131,17 @@ def test_a_single_turn_base_prompt_is_unchanged() -> None:
     """Plain completion as before conversations: no User:/Assistant: framing around one prompt."""
     assert completion_prompt(Request("The capital of France is")) == "The capital of France is"
     assert completion_prompt(Request("Paris is", system="Facts.")) == "Facts.\n\nParis is"
+
+
+def test_a_base_models_transcript_answer_stops_at_the_next_speaker_line_only() -> None:
+    base = ModelSpec("gemma", "transformers", "google/gemma-3-270m", kind="local", chat_template=False)
+    chat = dataclasses.replace(base, chat_template=True)
+    turn_lines = completion_prompt(THREE_TURNS).splitlines()[2:]  # after the system prompt and its blank line
+    stops = transcript_stops(base, THREE_TURNS)
+    assert stops == ("\nUser:", "\nAssistant:")
+    assert all(any(("\n" + line).startswith(stop) for stop in stops) for line in turn_lines)  # each speaker line
+    assert transcript_stops(base, Request(PROMPT, system=SYSTEM)) == ()  # one turn: plain completion, as before
+    assert transcript_stops(chat, THREE_TURNS) == ()  # the chat template ends the turn itself
 
 
 def test_counted_text_holds_system_history_and_prompt() -> None:

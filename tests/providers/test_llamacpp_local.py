@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -181,3 +184,48 @@ def test_waits_for_the_shared_cpu_turn():
     statuses = [e.message for e in events if isinstance(e, Status)]
     assert any("take turns" in s for s in statuses)
     assert events.index(next(e for e in events if isinstance(e, Status))) < events.index(Sent())
+
+
+class PieceEngine:
+    """The surface of llama_cpp.Llama that generation uses, streaming token i as pieces[i]."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = pieces
+        self._model = SimpleNamespace(vocab=None)
+
+    def reset(self) -> None: ...
+
+    def set_seed(self, seed: int) -> None: ...
+
+    def generate(self, prompt_ids: list[int], **kwargs: object) -> Iterator[int]:
+        yield from range(len(self.pieces))
+
+    def detokenize(self, tokens: list[int], prev_tokens: object = None) -> bytes:
+        return b"".join(self.pieces[t] for t in tokens)
+
+
+@needs_engine
+@pytest.mark.parametrize(
+    ("stops", "shown", "finish", "generated"),
+    [
+        (("\nUser:", "\nAssistant:"), " Madrid.", "stop", 5),  # the 3 tokens of "\nUser:" counted, never shown
+        ((), " Madrid.\nUser: And Italy", "length", 7),  # one turn: the plain completion, as before
+    ],
+)
+def test_a_transcript_answer_ends_before_the_next_speaker_line(monkeypatch, stops, shown, finish, generated):
+    import llama_cpp
+
+    from providers.llamacpp_local_generation import generate
+
+    monkeypatch.setattr(llama_cpp, "llama_vocab_is_eog", lambda vocab, token: False)
+    pieces = [b" Madrid", b".", b"\n", b"User", b":", b" And", b" Italy"]
+    loaded = SimpleNamespace(llm=PieceEngine(pieces), path=Path("stub.gguf"))
+    req = Request(prompt="And the capital of Spain?", max_tokens=7, temperature=0)
+
+    async def run() -> list[Event]:
+        return [event async for event in generate(loaded, [1, 2, 3], req, stops)]
+
+    events = asyncio.run(run())
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == shown
+    assert next(e for e in events if isinstance(e, Usage)).output_tokens == generated
+    assert events[-1] == Finish(finish)
