@@ -226,6 +226,7 @@ def _rank_key(v: Verdict) -> tuple:
     return (not v.task_match, v.strength, not v.latency_measured_ok, cost, ttft, v.label.casefold())
 
 
+# shown once above the shortlist, not on every card
 RANK_ORDER = ("task match, chat before base models, capability (strongest first; unknown before tiny), then measured "
               "latency and estimated cost (cheapest first); readiness filters, it does not rank")
 
@@ -246,7 +247,7 @@ def _rank_reason(v: Verdict, position: int, needs: Needs) -> Reason:
         why.append(f"median TTFT {v.median_ttft_s:.2f} s")
     if v.ready is not None:
         why.append("ready to run here" if v.ready else "not ready here yet")
-    return Reason("rank", f"#{position}: " + ", ".join(why) + f" — ranked by {RANK_ORDER}", True)
+    return Reason("rank", f"#{position}: " + ", ".join(why), True)
 
 
 def advise(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from bakeoff.advisor import Advice, Handoff, Reason, Verdict
+from bakeoff.advisor import RANK_ORDER, Advice, Handoff, Reason, Verdict
 from ui.prefill import request_prefill
 
 MARK = {True: ":green[:material/check_circle:]", False: ":red[:material/cancel:]", None: ":orange[:material/help:]"}
@@ -34,7 +34,7 @@ def summary_frame(verdicts: list[Verdict]) -> pd.DataFrame:
     )
 
 
-READY = {True: "✅ ready", False: "🔑 set up first"}
+READY = {True: "ready", False: "set up first"}
 SUMMARY_CONFIG = {
     "rank": st.column_config.NumberColumn("rank", format="%d"),
     "capability": st.column_config.TextColumn(
@@ -69,6 +69,7 @@ def render_advice(advice: Advice, compare_button: Callable[[], None]) -> None:
                    "strictest (often the budget or the latency target) and the shortlist fills up.")
     else:
         st.subheader("Shortlist")
+        st.caption(f"Ranked by {RANK_ORDER}.")
         st.dataframe(summary_frame(advice.shortlist), hide_index=True, column_config=SUMMARY_CONFIG,
                      key="advisor_summary", placeholder="—")
         compare_button()
