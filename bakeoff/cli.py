@@ -21,6 +21,7 @@ from bakeoff.batch import gate_cli
 from bakeoff.catalog import prices_import, prices_import_report, prices_import_write
 from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.catalog.env import load_env
+from bakeoff.catalog.readiness import readiness_map
 from bakeoff.judge_choice import unparsed_warning, weak_judge_warning
 from bakeoff.judging import (
     MODES,
@@ -30,7 +31,6 @@ from bakeoff.judging import (
     judge_blocking,
     parse_criteria,
     parse_rate,
-    readiness_map,
 )
 from bakeoff.records import Judgment
 from bakeoff.report import cli as report_cli

@@ -52,19 +52,9 @@ class JudgeSettings:
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
-def readiness_map(catalog: Catalog) -> dict[str, tuple[bool, str]]:
-    """Active model id -> (runs here now?, what to set up otherwise): keys, servers and weights checked."""
-    ready = {}
-    for model_id, entry in catalog.entries.items():
-        if entry.active:
-            av = readiness.availability(catalog, model_id)
-            ready[model_id] = (av.ok, av.detail or av.state.replace("_", " "))
-    return ready
-
-
 def default_judge(catalog: Catalog, ready: judge_choice.Ready | None = None) -> str | None:
-    """The strongest model that runs here now; None when none does."""
-    return judge_choice.default_judge(catalog, readiness_map(catalog) if ready is None else ready)
+    """The strongest model that runs here now (readiness checked when not given); None when none does."""
+    return judge_choice.default_judge(catalog, readiness.readiness_map(catalog) if ready is None else ready)
 
 
 def criteria_text(criteria: Mapping[str, str]) -> str:

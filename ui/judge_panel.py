@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from bakeoff.catalog.config import Catalog
 from bakeoff.jobs.judgings import JudgingJob, start_judging
@@ -46,22 +47,12 @@ def _judge_options(cat: Catalog, ready: dict[str, tuple[bool, str]]) -> list[str
     return sorted(judge_order(cat), key=lambda k: not ready.get(k, (False, ""))[0])  # stable: strength kept
 
 
-def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, store: Store, key: str) -> None:
-    answers = answers_to_judge(results)
-    if not answers:
-        return
-    jobs = state.jobs()
-    job = jobs.get(JudgingJob, run.run_id)
-    busy = job is not None and not job.done
-    st.subheader("LLM-as-judge")
+def _pick_judge(cat: Catalog, key: str, column: DeltaGenerator) -> str:
+    """The judge picker with the strongest runnable model preselected; a tiny or base judge is warned about."""
     ready = state.readiness_map(cat)
     options = _judge_options(cat, ready)
-    if not options:
-        st.info("No model in the catalog can act as judge.")
-        return
     default = default_judge(cat, ready)
-    left, right = st.columns([3, 2])
-    judge_ref = left.selectbox(
+    judge_ref = column.selectbox(
         "Judge model",
         options,
         index=options.index(default) if default in options else 0,
@@ -73,6 +64,22 @@ def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, sto
     weak = weak_judge_warning(cat, judge_ref, ready)
     if weak:
         st.warning(weak, icon=":material/warning:")
+    return judge_ref
+
+
+def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, store: Store, key: str) -> None:
+    answers = answers_to_judge(results)
+    if not answers:
+        return
+    jobs = state.jobs()
+    job = jobs.get(JudgingJob, run.run_id)
+    busy = job is not None and not job.done
+    st.subheader("LLM-as-judge")
+    if not any(e.active for e in cat.entries.values()):
+        st.info("No model in the catalog can act as judge.")
+        return
+    left, right = st.columns([3, 2])
+    judge_ref = _pick_judge(cat, key, left)
     mode = right.radio(
         "Mode",
         MODES,

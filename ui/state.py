@@ -58,12 +58,7 @@ def availability(model_id: str) -> Availability:
 
 def readiness_map(cat: Catalog) -> dict[str, tuple[bool, str]]:
     """Active model id -> (runs here now?, what to set up otherwise), from the cached checks above."""
-    ready = {}
-    for model_id, entry in cat.entries.items():
-        if entry.active:
-            av = availability(model_id)
-            ready[model_id] = (av.ok, av.detail or av.state.replace("_", " "))
-    return ready
+    return readiness.readiness_map(cat, check=availability)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
