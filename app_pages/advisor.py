@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from bakeoff.advisor import Needs, advise
+from bakeoff.advisor import Needs, advise, compare_handoff
 from bakeoff.catalog.view import task_vocabulary
 from ui import state
-from ui.advisor_view import compare_these, render_advice
+from ui.advisor_view import render_advice, render_compare_button
 from ui.local_compute import effective_catalog
 from ui.models_table import measured_or_warn
 
@@ -13,8 +13,9 @@ cat = effective_catalog(state.catalog())
 store = state.store()
 st.title("Advisor")
 st.caption("The usual model-selection questions as rules. Hard needs (privacy, offline, fine-tuning, budget, latency, "
-           "context) exclude models and say why; the task type and measured speed and price rank what is left. "
-           "Latency and local costs use your own measurements from History when they exist.")
+           "context) exclude models and say why; the task type, then capability (sourced size or the vendor's tier, "
+           "never a benchmark), then measured speed and price rank what is left. Models that need a key or a server "
+           "still show, marked, with what to set up. Latency and local costs use your measurements from History.")
 for problem in cat.problems:
     st.warning(f"Config problem, entry skipped — {problem}")
 if not any(e.active for e in cat.entries.values()):
@@ -34,8 +35,9 @@ with left:
     fine_tune = st.toggle("I want to fine-tune it", key="advisor_fine_tune",
                           help="Needs open weights (check the licence before commercial use).")
     ready_only = st.toggle("Only models ready to run here", key="advisor_ready_only",
-                           help="Key set, server reachable, weights on disk. Off: not-ready models still rank, "
-                           "after ready ones.")
+                           help="Key set, server reachable, weights on disk. Off: models you have not set up "
+                           "yet rank by what they can do, each saying what to set up; “Compare these” takes only the "
+                           "ready ones.")
 with right:
     budget_kind = st.radio("Budget", ["none", "per_million", "monthly"], key="advisor_budget", horizontal=True,
                            format_func={"none": "no limit", "per_million": "$ per 1M tokens",
@@ -77,20 +79,11 @@ needs = Needs(
     ready_only=ready_only,
     shortlist_size=int(size),
 )
-ready = {}
-for model_id, entry in cat.entries.items():
-    if entry.active:
-        av = state.availability(model_id)
-        ready[model_id] = (av.ok, av.detail or av.state.replace("_", " "))
-advice = advise(cat, needs, measured_or_warn(store.display_url), ready=ready)
-
+advice = advise(cat, needs, measured_or_warn(store.display_url), ready=state.readiness_map(cat))
 
 
 def compare_button() -> None:
-    names = ", ".join(v.label for v in advice.shortlist)
-    if st.button(f"Compare these ({len(advice.shortlist)})", type="primary", key="advisor_compare",
-                 icon=":material/compare_arrows:", help=f"Open Compare with {names} selected in the sidebar."):
-        compare_these(advice.shortlist_ids)
+    render_compare_button(compare_handoff(advice), {v.model_id: v.label for v in advice.shortlist})
 
 
 render_advice(advice, compare_button)

@@ -2,9 +2,11 @@
 
 Pure (no Streamlit, no I/O): the Advisor page gathers the needs, the catalog and the measured
 history, and shows what `advise` returns. Hard rules (privacy, offline, fine-tuning, budget,
-latency, context, readiness) exclude a model and say which rule did; soft ones (task type,
-measured speed, price) only rank. A rule that cannot be checked (no price, no measurement)
-says so instead of guessing.
+latency, context, and readiness when asked for) exclude a model and say which rule did; soft ones
+only rank: task tag, chat vs base model, capability (bakeoff/catalog/capability.py: the sourced size
+or the vendor's tier, never a benchmark), then measured speed and price. Readiness is a filter and a
+marker, never a rank: the strongest model for the task may need a key first, and the user should
+see it. A rule that cannot be checked (no price, no measurement) says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from bakeoff.catalog.capability import Capability, capability, strength_order
 from bakeoff.catalog.config import Catalog, CatalogEntry
 from bakeoff.store.model_stats import Key, MeasuredStats, stats_for_entry
 
@@ -61,7 +64,10 @@ class Verdict:
     median_ttft_s: float | None = None
     median_tokens_per_s: float | None = None
     ready: bool | None = None  # can run here now (key set, server up, weights on disk); None = unknown
+    ready_detail: str = ""  # when not ready: what to do (set a key, start a server)
     chat: bool = True  # False: a base model that completes text instead of following instructions
+    capability: Capability | None = None
+    strength: tuple[bool, int] = (False, 0)  # capability.strength_order: lower is stronger
     rank: int | None = None
 
     @property
@@ -163,7 +169,7 @@ def _verdict(
     today: dt.date,
     ready: Mapping[str, tuple[bool, str]] | None,
 ) -> Verdict:
-    v = Verdict(model_id, e.label or model_id)
+    v = Verdict(model_id, e.label or model_id, capability=capability(e), strength=strength_order(e))
     if s is not None:
         v.median_ttft_s, v.median_tokens_per_s = s.median_ttft_s, s.median_tokens_per_s
     if not e.active:
@@ -206,7 +212,7 @@ def _verdict(
             v.reasons.append(Reason("task", f"not tagged for “{needs.task}” (ranked after models that are)", None))
     if ready is not None and model_id in ready:
         ok, detail = ready[model_id]
-        v.ready = ok
+        v.ready, v.ready_detail = ok, "" if ok else detail
         if not ok:
             v.reasons.append(Reason("readiness", f"not ready here: {detail}", False if needs.ready_only else None))
         else:
@@ -217,25 +223,31 @@ def _verdict(
 def _rank_key(v: Verdict) -> tuple:
     cost = v.est_usd_per_million if v.est_usd_per_million is not None else float("inf")
     ttft = v.median_ttft_s if v.median_ttft_s is not None else float("inf")
-    return (not v.task_match, v.ready is not True, not v.chat, not v.latency_measured_ok, cost, ttft,
-            v.label.casefold())
+    return (not v.task_match, v.strength, not v.latency_measured_ok, cost, ttft, v.label.casefold())
+
+
+# shown once above the shortlist, not on every card
+RANK_ORDER = ("task match, chat before base models, capability (strongest first; unknown before tiny), then measured "
+              "latency and estimated cost (cheapest first); readiness filters, it does not rank")
 
 
 def _rank_reason(v: Verdict, position: int, needs: Needs) -> Reason:
     why = []
     if needs.task and v.task_match:
         why.append(f"tagged for “{needs.task}”")
-    if v.ready:
-        why.append("ready to run here")
+    if v.capability is not None:
+        why.append(v.capability.describe())
+    if not v.chat:
+        why.append("base model")
     if v.latency_measured_ok:
         why.append("meets the latency target by measurement")
     if v.est_usd_per_million is not None:
         why.append(f"~{_usd(v.est_usd_per_million)} per 1M tokens blended")
     elif v.median_ttft_s is not None:
         why.append(f"median TTFT {v.median_ttft_s:.2f} s")
-    order = "task match, ready to run here, chat model, measured latency, then estimated cost (cheapest first)"
-    text = f"#{position}: " + (", ".join(why) if why else "passes every rule") + f" — ranked by {order}"
-    return Reason("rank", text, True)
+    if v.ready is not None:
+        why.append("ready to run here" if v.ready else "not ready here yet")
+    return Reason("rank", f"#{position}: " + ", ".join(why), True)
 
 
 def advise(
@@ -267,3 +279,29 @@ def advise(
     )
     size = max(1, needs.shortlist_size)
     return Advice(shortlist=eligible[:size], also_eligible=eligible[size:], excluded=excluded)
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What "Compare these" may select: only the shortlist's models that can run here, and what the rest need."""
+
+    model_ids: list[str]  # ready here, in rank order
+    to_configure: dict[str, list[str]]  # what to do (set a key, start a server) -> labels of the models it unlocks
+    shortlisted: int
+
+    @property
+    def enough(self) -> bool:
+        """Two runnable models to compare (or the whole shortlist, when it holds one model)."""
+        return len(self.model_ids) >= min(2, self.shortlisted) > 0
+
+
+def compare_handoff(advice: Advice) -> Handoff:
+    """Split the shortlist into runnable models and, grouped by the fix, the ones that need configuring first."""
+    runnable: list[str] = []
+    blocked: dict[str, list[str]] = {}
+    for v in advice.shortlist:
+        if v.ready:
+            runnable.append(v.model_id)
+        else:
+            blocked.setdefault(v.ready_detail or "readiness unknown", []).append(v.label)
+    return Handoff(runnable, blocked, len(advice.shortlist))

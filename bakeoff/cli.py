@@ -21,6 +21,8 @@ from bakeoff.batch import gate_cli
 from bakeoff.catalog import prices_import, prices_import_report, prices_import_write
 from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.catalog.env import load_env
+from bakeoff.catalog.readiness import readiness_map
+from bakeoff.judge_choice import unparsed_warning, weak_judge_warning
 from bakeoff.judging import (
     MODES,
     InvalidJudging,
@@ -184,10 +186,14 @@ def _judge(args: argparse.Namespace, catalog: Catalog) -> int:
         print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
         return 2
     run, results = found
-    judge_ref = args.judge or default_judge(catalog)
+    ready = readiness_map(catalog)
+    judge_ref = args.judge or default_judge(catalog, ready)
     if judge_ref is None:
-        print("error: no judge model: pass --judge ID", file=sys.stderr)
+        print("error: no model can judge here (no API key set, no local server up): pass --judge ID", file=sys.stderr)
         return 2
+    weak = weak_judge_warning(catalog, catalog.catalog_id(judge_ref) or judge_ref, ready)
+    if weak:
+        print(f"warning: {weak}", file=sys.stderr)
     try:
         criteria = parse_criteria("\n".join(args.criterion)) if args.criterion else dict(DEFAULT_CRITERIA)
         settings = JudgeSettings(judge_ref=judge_ref, mode=args.mode, criteria=criteria, max_tokens=args.max_tokens)
@@ -216,6 +222,9 @@ def _judge(args: argparse.Namespace, catalog: Catalog) -> int:
                 print("   " + j.rationale.replace("\n", "\n   "))
         ok, total = parse_rate(judgments)
         print(f"{ok}/{total} judgments parsed (judge {judge_ref})")
+    unreadable = unparsed_warning(judge_ref, *parse_rate(judgments))
+    if unreadable:
+        print(f"warning: {unreadable}", file=sys.stderr)
     return 0 if all(not j.grader_error for j in judgments) else 1
 
 

@@ -7,8 +7,8 @@ error handling as the answers they grade, and turns each reply into a `Judgment`
   * pairwise: for every pair of answers, two calls, each answer shown first once; metrics.judge combines
     them (a win only when both orders agree, else a tie).
 A judge call that fails, or a reply that does not parse, is a grader error row: visible, counted, never a
-score or a win. The default judge is the bundled local SmolLM2, so judging works offline; a 135M model
-is a weak judge, so expect grader errors and noisy scores, and pick a strong model when a key exists.
+score or a win. The default judge is the strongest model that runs here (bakeoff/judge_choice.py); when
+that is a tiny or base local model the dashboard says so, since those mostly return grader errors.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bakeoff import judge_choice
+from bakeoff.catalog import readiness
 from bakeoff.catalog.config import Catalog, UnknownModel, resolve
 from bakeoff.records import JudgeMode, Judgment, Params, Result, Run, new_id
 from bakeoff.runner.fan_out import RetryPolicy, fan_out
@@ -31,7 +33,6 @@ from metrics import judge as mj
 from providers import registry
 from providers.base import ModelSpec
 
-DEFAULT_JUDGE = "smollm2-135m-instruct"  # bundled, offline
 MODES: tuple[JudgeMode, ...] = ("rubric", "pairwise")
 DEFAULT_TIMEOUT_S = 300.0  # per judge call after it is sent; local judges on a CPU are slow
 MAX_CONCURRENT_CALLS = 4  # judge calls in flight at once (rate limits; local models queue anyway)
@@ -44,18 +45,16 @@ class InvalidJudging(ValueError):
 
 @dataclass(frozen=True)
 class JudgeSettings:
-    judge_ref: str = DEFAULT_JUDGE
+    judge_ref: str
     mode: JudgeMode = "rubric"
     criteria: Mapping[str, str] = field(default_factory=lambda: dict(mj.DEFAULT_CRITERIA))
     max_tokens: int = mj.JUDGE_MAX_TOKENS
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
-def default_judge(catalog: Catalog) -> str | None:
-    """The bundled local judge when the catalog has it, else the first active model."""
-    if DEFAULT_JUDGE in catalog.entries:
-        return DEFAULT_JUDGE
-    return next((k for k, e in catalog.entries.items() if e.active), None)
+def default_judge(catalog: Catalog, ready: judge_choice.Ready | None = None) -> str | None:
+    """The strongest model that runs here now (readiness checked when not given); None when none does."""
+    return judge_choice.default_judge(catalog, readiness.readiness_map(catalog) if ready is None else ready)
 
 
 def criteria_text(criteria: Mapping[str, str]) -> str:

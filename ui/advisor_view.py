@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from bakeoff.advisor import Advice, Reason, Verdict
+from bakeoff.advisor import RANK_ORDER, Advice, Handoff, Reason, Verdict
 from ui.prefill import request_prefill
 
 MARK = {True: ":green[:material/check_circle:]", False: ":red[:material/cancel:]", None: ":orange[:material/help:]"}
@@ -24,6 +24,8 @@ def summary_frame(verdicts: list[Verdict]) -> pd.DataFrame:
             "rank": [v.rank for v in verdicts],
             "model": [v.label for v in verdicts],
             "id": [v.model_id for v in verdicts],
+            "capability": [v.capability.label if v.capability else "unknown" for v in verdicts],
+            "ready": [READY.get(v.ready, "unknown") for v in verdicts],
             "est_per_m": [v.est_usd_per_million for v in verdicts],
             "est_monthly": [v.est_monthly_usd for v in verdicts],
             "ttft": [v.median_ttft_s for v in verdicts],
@@ -32,8 +34,14 @@ def summary_frame(verdicts: list[Verdict]) -> pd.DataFrame:
     )
 
 
+READY = {True: "ready", False: "set up first"}
 SUMMARY_CONFIG = {
     "rank": st.column_config.NumberColumn("rank", format="%d"),
+    "capability": st.column_config.TextColumn(
+        "capability", help="Tier from a sourced parameter count (tiny < 1B, small < 15B, medium < 100B, large), else "
+        "the vendor's own tier (flagship / mid / small). Not a benchmark; unknown = neither fact is in models.yaml."),
+    "ready": st.column_config.TextColumn(
+        "ready here", help="Key set, server up, weights on disk. Not ready: the card says what to set up."),
     "est_per_m": st.column_config.NumberColumn(
         "est. $/1M tok (blended)", format="$%.4f",
         help="Input and output prices weighted by your tokens per request. Local models: hardware $/hour over the "
@@ -61,6 +69,7 @@ def render_advice(advice: Advice, compare_button: Callable[[], None]) -> None:
                    "strictest (often the budget or the latency target) and the shortlist fills up.")
     else:
         st.subheader("Shortlist")
+        st.caption(f"Ranked by {RANK_ORDER}.")
         st.dataframe(summary_frame(advice.shortlist), hide_index=True, column_config=SUMMARY_CONFIG,
                      key="advisor_summary", placeholder="—")
         compare_button()
@@ -78,6 +87,25 @@ def render_advice(advice: Advice, compare_button: Callable[[], None]) -> None:
         with st.expander(f"Excluded ({len(advice.excluded)}) and why"):
             for v in advice.excluded:
                 st.markdown(f"**{v.label}** (`{v.model_id}`)  \n" + "  \n".join(reason_line(r) for r in v.failed))
+
+
+def render_compare_button(handoff: Handoff, labels: dict[str, str]) -> None:
+    """"Compare these" with only the runnable picks; the others listed with what to set up for them."""
+    n, of = len(handoff.model_ids), handoff.shortlisted
+    names = ", ".join(labels[m] for m in handoff.model_ids) or "none"
+    clicked = st.button(f"Compare these ({n})", type="primary", key="advisor_compare", disabled=not handoff.enough,
+                        icon=":material/compare_arrows:", help=f"Open Compare with the ready ones selected: {names}.")
+    if handoff.to_configure:
+        fixes = "\n".join(f"- {fix} — for {', '.join(who)}" for fix, who in handoff.to_configure.items())
+        if handoff.enough:
+            st.info(f"{n} of the {of} shortlisted models can run here; Compare gets those. To add the others:\n"
+                    + fixes, icon=":material/info:")
+        else:
+            st.warning(f"{'None' if n == 0 else 'Only one'} of the {of} shortlisted models can run here, too few to "
+                       "compare. Set them up first, or turn on “Only models ready to run here”:\n" + fixes,
+                       icon=":material/key:")
+    if clicked:
+        compare_these(handoff.model_ids)
 
 
 def compare_these(model_ids: list[str]) -> None:

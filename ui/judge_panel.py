@@ -3,6 +3,8 @@
 Judging runs as a background job (bakeoff.jobs.judgings) and every judgment is stored as it
 completes, so reruns and page switches lose nothing; this panel shows progress while it runs and the
 stored judgments afterwards. Grader errors (a failed judge call or an unreadable reply) are shown as such.
+The default judge is the strongest model that runs here (bakeoff/judge_choice.py); a tiny or base judge is
+flagged before judging, and a judging whose verdicts mostly did not parse says so above its table.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from bakeoff.catalog.config import Catalog
 from bakeoff.jobs.judgings import JudgingJob, start_judging
+from bakeoff.judge_choice import judge_order, unparsed_warning, weak_judge_warning
 from bakeoff.judging import (
     MODES,
     InvalidJudging,
@@ -38,9 +42,29 @@ MODE_TEXT = {
 }
 
 
-def _judge_options(cat: Catalog) -> list[str]:
-    active = [k for k, e in cat.entries.items() if e.active]
-    return sorted(active, key=lambda k: (cat.entries[k].kind != "local", k))
+def _judge_options(cat: Catalog, ready: dict[str, tuple[bool, str]]) -> list[str]:
+    """Strongest first, those that run here before those that need setting up."""
+    return sorted(judge_order(cat), key=lambda k: not ready.get(k, (False, ""))[0])  # stable: strength kept
+
+
+def _pick_judge(cat: Catalog, key: str, column: DeltaGenerator) -> str:
+    """The judge picker with the strongest runnable model preselected; a tiny or base judge is warned about."""
+    ready = state.readiness_map(cat)
+    options = _judge_options(cat, ready)
+    default = default_judge(cat, ready)
+    judge_ref = column.selectbox(
+        "Judge model",
+        options,
+        index=options.index(default) if default in options else 0,
+        key=f"{key}_judge_model",
+        format_func=lambda k: f"{cat.entries[k].label or k} · {BADGE.get(state.availability(k).state, '')}",
+        help="Any catalog model can judge. The default is the strongest that runs here (by sourced size, else the "
+        "vendor's tier: the Advisor's order); models listed after it need a key or a server first.",
+    )
+    weak = weak_judge_warning(cat, judge_ref, ready)
+    if weak:
+        st.warning(weak, icon=":material/warning:")
+    return judge_ref
 
 
 def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, store: Store, key: str) -> None:
@@ -51,21 +75,11 @@ def render_judge_controls(run: Run, results: Sequence[Result], cat: Catalog, sto
     job = jobs.get(JudgingJob, run.run_id)
     busy = job is not None and not job.done
     st.subheader("LLM-as-judge")
-    options = _judge_options(cat)
-    if not options:
+    if not any(e.active for e in cat.entries.values()):
         st.info("No model in the catalog can act as judge.")
         return
-    default = default_judge(cat)
     left, right = st.columns([3, 2])
-    judge_ref = left.selectbox(
-        "Judge model",
-        options,
-        index=options.index(default) if default in options else 0,
-        key=f"{key}_judge_model",
-        format_func=lambda k: f"{cat.entries[k].label or k} · {BADGE.get(state.availability(k).state, '')}",
-        help="Any catalog model can judge. The default is the bundled SmolLM2 (offline, free, but a weak judge: "
-        "expect grader errors); pick a strong commercial model when you have its key.",
-    )
+    judge_ref = _pick_judge(cat, key, left)
     mode = right.radio(
         "Mode",
         MODES,
@@ -167,6 +181,9 @@ def _batch(batch: Sequence[Judgment], key: str, n: int) -> None:
     costs = [j.cost_usd for j in batch]
     cost = sum(costs, Decimal(0)) if all(c is not None for c in costs) else None
     seconds = sum(j.latency_s or 0.0 for j in batch)
+    unreadable = unparsed_warning(first.judge_model, ok, total)
+    if unreadable:
+        st.error(unreadable, icon=":material/report:")
     st.caption(
         f"Judge **{first.judge_model}** · {first.mode} · {first.created_at:%Y-%m-%d %H:%M} UTC · "
         f"criteria: {', '.join(first.criteria)} · **{ok}/{total}** parsed · judge cost "

@@ -56,6 +56,11 @@ def availability(model_id: str) -> Availability:
     return readiness.availability(catalog(), model_id)
 
 
+def readiness_map(cat: Catalog) -> dict[str, tuple[bool, str]]:
+    """Active model id -> (runs here now?, what to set up otherwise), from the cached checks above."""
+    return readiness.readiness_map(cat, check=availability)
+
+
 @st.cache_data(ttl=300, show_spinner=False)
 def precision_support(model_id: str) -> dict[str, str | None]:
     """Which precisions can run here for a local model: None = yes, else why not."""

@@ -23,6 +23,7 @@ from providers.base import PRECISIONS, ModelSpec, Precision
 
 ROOT = Path(__file__).resolve().parents[2]
 Kind = Literal["commercial", "local"]
+VendorTier = Literal["flagship", "mid", "small"]  # the vendor's own positioning in its lineup (catalog/capability.py)
 STALE_AFTER_DAYS = 90  # the Compare page warns about price rows older than this
 
 
@@ -52,6 +53,7 @@ class CatalogEntry(_Strict):
     open_weights: bool = False
     params_b: float | None = Field(default=None, gt=0)  # total parameters, billions
     active_params_b: float | None = Field(default=None, gt=0)  # MoE: parameters used per token
+    tier: VendorTier | None = None  # hosted models without a parameter count: the vendor's lineup tier
     layers: int | None = Field(default=None, gt=0)  # transformer blocks (KV-cache size)
     kv_heads: int | None = Field(default=None, gt=0)  # key/value heads (GQA: fewer than query heads)
     head_dim: int | None = Field(default=None, gt=0)  # size of one attention head

@@ -5,6 +5,8 @@ Lives in bakeoff/ so the UI asks the core rather than reaching into providers/ (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bakeoff.catalog.config import Catalog, resolve
 from providers import llamacpp_local, registry
 from providers.base import Availability, HasPrecisions
@@ -19,6 +21,22 @@ def availability(catalog: Catalog, model_id: str) -> Availability:
         return registry.get(spec.provider).check(spec)
     except Exception as exc:
         return Availability("unsupported", str(exc))
+
+
+def readiness_map(
+    catalog: Catalog, check: Callable[[str], Availability] | None = None
+) -> dict[str, tuple[bool, str]]:
+    """Active model id -> (runs here now?, what to set up otherwise), as the Advisor and the judge default take it.
+
+    check: a model id's availability (the dashboard passes its cached one); default `availability` here.
+    """
+    check = check or (lambda model_id: availability(catalog, model_id))
+    ready = {}
+    for model_id, entry in catalog.entries.items():
+        if entry.active:
+            av = check(model_id)
+            ready[model_id] = (av.ok, av.detail or av.state.replace("_", " "))
+    return ready
 
 
 def precision_support(catalog: Catalog, model_id: str) -> dict[str, str | None]:

@@ -19,7 +19,7 @@ def test_advisor_shortlist_prefills_compare(page, app_url):
     page.get_by_role("heading", name="Advisor").wait_for(timeout=60_000)
     page.get_by_text("Data must stay local (privacy)").click()
     settle(page)
-    page.get_by_text("Only models ready to run here").click()
+    page.get_by_text("Only models ready to run here", exact=True).click()  # the warning quotes it too
     settle(page)
     page.get_by_role("heading", name="Shortlist").wait_for(timeout=30_000)
     wait_for_text(page, "runs on your machine or your own server", "ready to run here")

@@ -98,3 +98,43 @@ def test_empty_catalog_says_what_to_do(start_app):
     at.switch_page("app_pages/advisor.py").run()
     assert not at.exception
     assert "no active models" in at.info[0].value
+
+
+def test_compare_these_selects_only_ready_models_and_says_what_the_rest_need(start_app):
+    models = {"models": {
+        "flag": {"provider": "scripted", "model": "flag", "kind": "commercial", "label": "Flagship API",
+                 "tier": "flagship", "options": {"available": "not_configured"}},
+        "mid": {"provider": "scripted", "model": "mid", "kind": "commercial", "label": "Mid API", "tier": "mid"},
+        "eight": {"provider": "scripted", "model": "eight", "kind": "local", "label": "Local 8B", "params_b": 8.0},
+        "tiny": {"provider": "scripted", "model": "tiny", "kind": "local", "label": "Tiny Local", "params_b": 0.135},
+    }}
+    at = start_app(models, {})
+    at.switch_page("app_pages/advisor.py").run()
+    summary = at.dataframe[0].value
+    assert list(summary["id"]) == ["flag", "mid", "eight", "tiny"]  # capability ranks, readiness does not
+    assert list(summary["capability"]) == ["flagship", "mid", "small", "tiny"]
+    assert any("readiness filters, it does not rank" in c.value for c in at.caption)
+    assert list(summary["ready"]) == ["set up first", "ready", "ready", "ready"]
+    assert "3 of the 4 shortlisted models can run here" in at.info[0].value
+    assert "scripted availability — for Flagship API" in at.info[0].value
+    assert at.button(key="advisor_compare").label == "Compare these (3)"
+    at.button(key="advisor_compare").click().run()
+    assert not at.exception and at.title[0].value == "Compare"
+    assert at.multiselect(key="compare_models").value == ["mid", "eight", "tiny"]
+
+
+def test_too_few_ready_models_disable_compare_these_and_say_why(start_app):
+    models = {"models": {
+        name: {"provider": "scripted", "model": name, "kind": "commercial", "label": name.title(), "tier": tier,
+               "options": {"available": "not_configured"}}
+        for name, tier in (("flag", "flagship"), ("mid", "mid"))
+    } | {"tiny": {"provider": "scripted", "model": "tiny", "kind": "local", "label": "Tiny", "params_b": 0.1}}}
+    at = start_app(models, {})
+    at.switch_page("app_pages/advisor.py").run()
+    assert at.button(key="advisor_compare").disabled
+    warning = at.warning[0].value
+    assert warning.startswith("Only one of the 3 shortlisted models can run here, too few to compare.")
+    assert "- scripted availability — for Flag, Mid" in warning
+    at.toggle(key="advisor_ready_only").set_value(True).run()
+    assert list(at.dataframe[0].value["id"]) == ["tiny"]  # the filter: only what runs here
+    assert not at.button(key="advisor_compare").disabled  # a one-model shortlist that runs

@@ -170,8 +170,29 @@ def test_judge_panel_rubric_scores_with_their_own_cost_and_a_grader_error_shown_
     assert list(latest["verdict"]) == ["grader error"]
     assert "no JSON object" in latest.loc[0, "grader error"]
     assert any("grader error" in w.value and "neither pass nor fail" in w.value for w in at.warning)
+    assert [e.value[:52] for e in at.error] == ["Most verdicts could not be read: 0 of 1 parsed. mumb"]  # not the 2/2
     stored = _store().judgments_for(at.session_state["compare_run_id"])
     assert [j.grader_error for j in stored] == [False, False, True]
+
+
+def test_the_default_judge_is_the_strongest_that_runs_and_a_tiny_one_is_flagged_before_and_after(start_app):
+    tiny = {"kind": "local", "params_b": 0.135, "options": {"chunks": ["eight out of ten"]}}
+    at = start_app({"models": {
+        "alpha": {"provider": "scripted", "model": "alpha", "label": "Alpha Tiny", **tiny},
+        "beta": {"provider": "scripted", "model": "beta", "label": "Beta Tiny", **tiny},
+        "flag": {"provider": "scripted", "model": "flag", "kind": "commercial", "label": "Flagship API",
+                 "tier": "flagship", "options": {"available": "not_configured"}},
+    }}, {}, timeout=60)
+    at = run_and_wait(at, ["alpha", "beta"])
+    picker = at.selectbox(key="compare_judge_model")
+    assert picker.value == "alpha" and picker.options[-1].startswith("Flagship API")  # not runnable: listed last
+    before = next(w.value for w in at.warning if "tiny model" in w.value)
+    assert before.startswith("Alpha Tiny is a tiny model (135M parameters, models.yaml).")
+    assert "- scripted availability (for Flagship API)" in before
+    at.button(key="compare_judge_run").click().run()
+    at = wait_for_judging(at)
+    assert not at.exception
+    assert "Most verdicts could not be read: 0 of 2 parsed. alpha did not return" in at.error[0].value
 
 
 def seed_votes(store, votes: list[tuple[str, str, str]], blind: bool = True) -> None:

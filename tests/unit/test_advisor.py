@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bakeoff.advisor import Needs, advise
+from bakeoff.advisor import Needs, advise, compare_handoff
 from bakeoff.catalog.config import Catalog, CatalogEntry, LocalCompute, PriceRow, load_catalog
 from bakeoff.store.model_stats import MeasuredStats
 
@@ -22,16 +22,19 @@ def _entry(kind="commercial", **kw) -> CatalogEntry:
 def cat() -> Catalog:
     c = Catalog(local_compute=LocalCompute(usd_per_hour=Decimal("0.36"), as_of=dt.date(2026, 1, 1)))
     c.entries = {
-        "cheap-api": _entry(model="cheap", label="Cheap API", best_for=["chat", "cheap"], context_window=128000),
-        "pricey-api": _entry(model="pricey", label="Pricey API", best_for=["coding"], context_window=200000),
+        "cheap-api": _entry(model="cheap", label="Cheap API", best_for=["chat", "cheap"], context_window=128000,
+                            tier="small"),
+        "pricey-api": _entry(model="pricey", label="Pricey API", best_for=["coding"], context_window=200000,
+                             tier="flagship"),
         "unpriced-api": _entry(model="unpriced", label="Unpriced API", best_for=["coding"]),
         "hosted-open": _entry(model="open", label="Hosted Open", open_weights=True, license="Apache-2.0",
                               best_for=["coding"], context_window=32000),
         "tiny-local": _entry("local", provider="transformers", model="org/tiny", label="Tiny Local",
                              open_weights=True, license="Apache-2.0", best_for=["cpu"], context_window=8192,
+                             params_b=0.135,
                              precisions=["fp32", "4bit"], default_precision="fp32"),
         "big-local": _entry("local", provider="ollama", model="big:70b", label="Big Local", open_weights=True,
-                            best_for=["coding", "local"]),
+                            best_for=["coding", "local"], params_b=70.0),
         "retired": _entry(model="old", label="Retired", best_for=["coding"], active=False),
     }
     row = {"as_of": dt.date(2026, 1, 1), "source": "https://example.test/pricing"}
@@ -118,24 +121,27 @@ def test_local_cost_comes_from_hardware_rate_and_measured_speed(cat):
 
 
 def test_latency_target_uses_measured_ttft_and_keeps_unmeasured_models_unchecked(cat):
-    stats = {**_stats("openai", "cheap", ttft=0.3), **_stats("openai", "pricey", ttft=2.5, n=1)}
+    stats = {**_stats("openai", "cheap", ttft=0.3), **_stats("openai", "pricey", ttft=2.5, n=1),
+             **_stats("openai", "unpriced", ttft=0.4)}
     advice = advise(cat, Needs(max_ttft_s=1.0), stats, today=TODAY)
     assert reasons(advice, "pricey-api")["latency"] == (
         "measured median TTFT 2.50 s over 1 answer is over your 1 s target", False)
     assert reasons(advice, "cheap-api")["latency"][1] is True
     assert reasons(advice, "hosted-open")["latency"][1] is None
-    assert advice.shortlist[0].model_id == "cheap-api"  # measured and within target ranks first
+    ranked = ids(advice.shortlist + advice.also_eligible)
+    # among equally capable models (both unknown) measured-and-within-target ranks first, before the cheaper one
+    assert ranked.index("unpriced-api") < ranked.index("hosted-open")
 
 
-def test_task_ranks_tagged_models_first_without_excluding_others(cat):
+def test_task_ranks_tagged_models_first_then_by_capability_then_price(cat):
     advice = advise(cat, Needs(task="coding", shortlist_size=3), today=TODAY)
     ranked = ids(advice.shortlist + advice.also_eligible)
-    tagged = ["hosted-open", "pricey-api", "big-local", "unpriced-api"]
-    assert set(ranked[:4]) == set(tagged)
-    assert ranked[:2] == ["hosted-open", "pricey-api"]  # priced ones first, cheapest first
+    # tagged first; among them flagship, then 70B, then the two unknowns with the priced (cheaper) one first
+    assert ranked[:4] == ["pricey-api", "big-local", "hosted-open", "unpriced-api"]
     assert len(advice.shortlist) == 3 and "cheap-api" in ranked
     assert "not tagged" in reasons(advice, "cheap-api")["task"][0]
-    assert advice.shortlist[0].reasons[0].rule == "rank" and "#1" in advice.shortlist[0].reasons[0].text
+    top = advice.shortlist[0].reasons[0]
+    assert top.rule == "rank" and top.text.startswith("#1: tagged for “coding”, capability flagship (the vendor's")
 
 
 def test_retired_models_are_never_suggested(cat):
@@ -144,13 +150,48 @@ def test_retired_models_are_never_suggested(cat):
     assert advice.excluded[-1].model_id == "retired" and advice.excluded[-1].failed[0].rule == "catalog"
 
 
-def test_readiness_ranks_ready_models_first_and_can_be_required(cat):
-    ready = {k: (k in {"tiny-local", "pricey-api"}, "set OPENAI_API_KEY") for k in cat.entries}
+def test_readiness_marks_and_can_filter_but_never_ranks(cat):
+    ready = {k: (k in {"tiny-local", "cheap-api"}, "set OPENAI_API_KEY") for k in cat.entries}
     advice = advise(cat, Needs(), ready=ready, today=TODAY)
-    assert set(ids(advice.shortlist[:2])) == {"tiny-local", "pricey-api"}
-    assert reasons(advice, "cheap-api")["readiness"] == ("not ready here: set OPENAI_API_KEY", None)
+    ranked = ids(advice.shortlist + advice.also_eligible)
+    assert ranked[:2] == ["pricey-api", "big-local"] and ranked[-1] == "tiny-local"  # capable first, ready or not
+    assert reasons(advice, "pricey-api")["readiness"] == ("not ready here: set OPENAI_API_KEY", None)
+    assert "not ready here yet" in advice.shortlist[0].reasons[0].text
     strict = advise(cat, Needs(ready_only=True), ready=ready, today=TODAY)
-    assert set(ids(strict.shortlist + strict.also_eligible)) == {"tiny-local", "pricey-api"}
+    assert ids(strict.shortlist + strict.also_eligible) == ["cheap-api", "tiny-local"]
+    assert reasons(strict, "pricey-api")["readiness"][1] is False
+
+
+def test_a_capable_unconfigured_model_outranks_the_bundled_tiny_ones():
+    """The trial: only the bundled models were ready, and they led the shortlist. Capability leads now."""
+    cat = load_catalog()
+    bundled = {k for k, e in cat.entries.items() if e.provider in {"transformers", "llamacpp"}}
+    ready = {k: (k in bundled, "set OPENAI_API_KEY in the environment or .env") for k in cat.entries}
+    advice = advise(cat, Needs(shortlist_size=4), ready=ready, today=TODAY)
+    assert not bundled & set(advice.shortlist_ids)
+    assert all(v.capability and v.capability.label in {"large", "flagship"} for v in advice.shortlist)
+    ranked = advice.shortlist + advice.also_eligible
+    chat_ids = [v.model_id for v in ranked if v.chat]
+    assert set(chat_ids[-2:]) == {"smollm2-135m-instruct", "smollm2-135m-instruct-gguf"}  # tiny: last among chat
+    assert {v.model_id for v in ranked if not v.chat} == {"gemma-3-270m", "gemma-3-270m-gguf"}
+    assert all(not v.chat for v in ranked[len(chat_ids):])  # base models after every chat model
+
+
+def test_compare_these_takes_only_runnable_picks_and_groups_what_the_rest_need(cat):
+    ready = {"pricey-api": (False, "set OPENAI_API_KEY"), "big-local": (False, "start it with `ollama serve`"),
+             "hosted-open": (True, ""), "unpriced-api": (False, "set OPENAI_API_KEY"), "cheap-api": (True, "")}
+    advice = advise(cat, Needs(task="coding", shortlist_size=5), ready=ready, today=TODAY)
+    handoff = compare_handoff(advice)
+    assert handoff.model_ids == ["hosted-open", "cheap-api"] and handoff.enough
+    assert handoff.to_configure == {"set OPENAI_API_KEY": ["Pricey API", "Unpriced API"],
+                                    "start it with `ollama serve`": ["Big Local"]}
+    only_one = compare_handoff(advise(cat, Needs(task="coding", shortlist_size=3), ready=ready, today=TODAY))
+    assert only_one.model_ids == ["hosted-open"] and not only_one.enough
+    unknown = compare_handoff(advise(cat, Needs(shortlist_size=2), today=TODAY))  # readiness never checked
+    assert unknown.model_ids == [] and not unknown.enough and "readiness unknown" in unknown.to_configure
+    single = compare_handoff(advise(cat, Needs(task="coding", shortlist_size=1), ready={"pricey-api": (True, "")},
+                                    today=TODAY))
+    assert single.model_ids == ["pricey-api"] and single.enough  # a one-model shortlist, ready: nothing missing
 
 
 def test_base_models_rank_after_chat_models_unless_the_task_asks_for_completion(cat):

@@ -232,3 +232,35 @@ def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monke
     assert cli.main(["--db", str(db), "judge", run.run_id, "--judge", "judge", "--mode", "pairwise",
                      "--criterion", " "]) == 2
     assert "at least one criterion" in capsys.readouterr().err
+
+
+def test_cli_judge_defaults_to_the_strongest_runnable_model_and_warns_about_a_tiny_one(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from bakeoff import cli
+    from bakeoff.store.store import Store
+
+    models = {"models": {
+        "tiny": {"provider": "scripted", "model": "tiny", "kind": "local", "params_b": 0.135,
+                 "options": {"chunks": ["eight"]}},
+        "strong": {"provider": "scripted", "model": "strong", "kind": "commercial", "tier": "flagship",
+                   "options": {"chunks": [GOOD], "available": "not_configured"}},
+    }}
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
+    (tmp_path / "pricing.yaml").write_text("prices: {}\n")
+    monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
+    monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
+    db = tmp_path / "j.db"
+    run, _ = answered(Store(f"sqlite:///{db}"), {"alpha": "Paris.", "beta": "Lyon."})
+    assert cli.main(["--db", str(db), "judge", run.run_id]) == 1  # 'strong' does not run here: 'tiny' judges
+    out, err = capsys.readouterr()
+    assert "0/2 judgments parsed (judge tiny)" in out
+    assert "warning: tiny is a tiny model (135M parameters, models.yaml)." in err
+    assert "- scripted availability (for strong)" in err
+    assert "warning: Most verdicts could not be read: 0 of 2 parsed." in err
+
+    models["models"]["strong"]["options"].pop("available")  # now it runs here: it is the default, no warning
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
+    assert cli.main(["--db", str(db), "judge", run.run_id]) == 0
+    out, err = capsys.readouterr()
+    assert "2/2 judgments parsed (judge strong)" in out and "warning" not in err
