@@ -19,6 +19,7 @@ from bakeoff import run_cli
 from bakeoff.batch import cli as batch_cli
 from bakeoff.batch import gate_cli
 from bakeoff.catalog import prices_import, prices_import_report, prices_import_write
+from bakeoff.catalog.capability import weak
 from bakeoff.catalog.config import Catalog, catalog_paths, load_catalog, resolve
 from bakeoff.catalog.env import load_env
 from bakeoff.catalog.readiness import readiness_map
@@ -186,14 +187,16 @@ def _judge(args: argparse.Namespace, catalog: Catalog) -> int:
         print(f"error: no run with id {args.run_id!r}", file=sys.stderr)
         return 2
     run, results = found
-    ready = readiness_map(catalog)
+    chosen = catalog.entries.get(catalog.catalog_id(args.judge) or args.judge) if args.judge else None
+    # readiness probes every active model (local servers included): only when choosing or warning needs it
+    ready = {} if chosen is not None and not weak(chosen) else readiness_map(catalog)
     judge_ref = args.judge or default_judge(catalog, ready)
     if judge_ref is None:
         print("error: no model can judge here (no API key set, no local server up): pass --judge ID", file=sys.stderr)
         return 2
-    weak = weak_judge_warning(catalog, catalog.catalog_id(judge_ref) or judge_ref, ready)
-    if weak:
-        print(f"warning: {weak}", file=sys.stderr)
+    caution = weak_judge_warning(catalog, catalog.catalog_id(judge_ref) or judge_ref, ready)
+    if caution:
+        print(f"warning: {caution}", file=sys.stderr)
     try:
         criteria = parse_criteria("\n".join(args.criterion)) if args.criterion else dict(DEFAULT_CRITERIA)
         settings = JudgeSettings(judge_ref=judge_ref, mode=args.mode, criteria=criteria, max_tokens=args.max_tokens)

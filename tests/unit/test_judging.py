@@ -220,6 +220,11 @@ def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monke
     monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
     db = tmp_path / "j.db"
     run, _ = answered(Store(f"sqlite:///{db}"), {"alpha": "Paris.", "beta": "Lyon."})
+
+    def no_probes(catalog, check=None):
+        raise AssertionError("a judge named on the command line (and not a tiny one) needs no readiness probes")
+
+    monkeypatch.setattr(cli, "readiness_map", no_probes)
     assert cli.main(["--db", str(db), "judge", run.run_id, "--judge", "judge", "--criterion", "correctness: right?",
                      "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
