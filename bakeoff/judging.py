@@ -127,10 +127,25 @@ def prepare_judge(settings: JudgeSettings, catalog: Catalog) -> ModelSpec:
 # ---- one judge call -------------------------------------------------------------------------
 
 
-def _question(run: Run) -> str:
+def question_for(run: Run, model_ref: str | None = None) -> str:
+    """What the judge reads as the question: the newest prompt, after the conversation that led to it.
+
+    A follow-up ("and Spain?") means nothing alone. A rubric grades one answer, so it sees that model's own
+    thread (its earlier answers included: the answer may build on them); a pair sees the earlier user turns
+    only, since each model continued its own thread.
+    """
+    thread = run.history.get(model_ref, ()) if model_ref is not None else ()
+    if model_ref is None and run.history:
+        longest = max(run.history.values(), key=len)
+        thread = tuple(t for t in longest if t.role == "user")
+    text = run.prompt
+    if thread:
+        earlier = "\n".join(f"{t.role.capitalize()}: {t.content}" for t in thread)
+        text = (f"(Turn {run.turn} of a conversation. Earlier turns, oldest first:)\n{earlier}\n\n"
+                f"(The newest user message, which the answer replies to:)\n{run.prompt}")
     if run.params.system:
-        return f"{run.prompt}\n\n(The assistant was also given this system prompt: {run.params.system})"
-    return run.prompt
+        text += f"\n\n(The assistant was also given this system prompt: {run.params.system})"
+    return text
 
 
 def _latency(res: Result) -> float | None:
@@ -309,7 +324,6 @@ async def judge_run(
     started = dt.datetime.now(dt.UTC)  # full precision: orders judgings started within the same second
     progress = progress or Progress(total=len(tasks) * (2 if settings.mode == "pairwise" else 1))
     gate = asyncio.Semaphore(max(1, concurrency))
-    question = _question(run)
     out: list[Judgment | None] = [None] * len(tasks)
 
     async def call(prompt: mj.JudgePrompt) -> Result:
@@ -318,7 +332,7 @@ async def judge_run(
         return res
 
     async def one(i: int, task: tuple[Result, ...]) -> None:
-        j, replies = await _judge_task(run, task, settings, question, call)
+        j, replies = await _judge_task(run, task, settings, call)
         if any(r.status == "cancelled" for r in replies):
             return
         j.batch_id, j.position, j.created_at = batch_id, i, started
@@ -336,18 +350,18 @@ async def _judge_task(
     run: Run,
     task: tuple[Result, ...],
     settings: JudgeSettings,
-    question: str,
     call: Callable[[mj.JudgePrompt], Awaitable[Result]],
 ) -> tuple[Judgment, list[Result]]:
     """One planned judgment: one judge call for a rubric, two (both orders) for a pair."""
     if settings.mode == "rubric":
         (answer,) = task
+        question = question_for(run, answer.model_ref)
         prompt = mj.build_rubric_prompt(question, answer.output, criteria=settings.criteria, reference=run.reference)
         reply = await call(prompt)
         return rubric_judgment(run, answer, reply, settings), [reply]
     a, b = task
     prompts = mj.build_pairwise_prompts(
-        question, a.output, b.output, criteria=settings.criteria, reference=run.reference
+        question_for(run), a.output, b.output, criteria=settings.criteria, reference=run.reference
     )
     replies = list(await asyncio.gather(call(prompts.first), call(prompts.second)))
     return pairwise_judgment(run, a, b, *replies, settings), replies

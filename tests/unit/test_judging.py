@@ -269,3 +269,26 @@ def test_cli_judge_defaults_to_the_strongest_runnable_model_and_warns_about_a_ti
     assert cli.main(["--db", str(db), "judge", run.run_id]) == 0
     out, err = capsys.readouterr()
     assert "2/2 judgments parsed (judge strong)" in out and "warning" not in err
+
+
+def test_a_follow_up_is_judged_with_the_conversation_that_led_to_it(scripted, store):
+    from providers.base import Turn
+
+    cat = scripted_catalog(judge={"chunks": [GOOD]})
+    run = Run(prompt="And of Spain?", model_refs=["alpha", "beta"], turn=2, history={
+        "alpha": (Turn("user", "What is the capital of France?"), Turn("assistant", "Paris, on the Seine.")),
+        "beta": (Turn("user", "What is the capital of France?"), Turn("assistant", "Lyon.")),
+    })
+    run.status = "done"
+    results = [Result(run_id=run.run_id, model_ref=m, provider="scripted", model=m, status="ok", output=text)
+               for m, text in (("alpha", "Madrid."), ("beta", "Barcelona."))]
+    store.save_run(run)
+    judge_with(store, run, results, cat)
+    first, second = (req.prompt for model, req in scripted.requests if model == "judge")
+    for prompt, own, other in ((first, "Paris, on the Seine.", "Lyon."), (second, "Lyon.", "Paris, on the Seine.")):
+        assert "User: What is the capital of France?" in prompt and "And of Spain?" in prompt
+        assert own in prompt and other not in prompt  # each answer is graded against its own thread
+    scripted.requests.clear()
+    judge_with(store, run, results, cat, mode="pairwise")
+    pair = next(req.prompt for model, req in scripted.requests if model == "judge")
+    assert "User: What is the capital of France?" in pair and "Lyon." not in pair.split("[[END QUESTION")[0]
