@@ -37,16 +37,18 @@ if stale := cat.stale_prices(refs, dt.date.today()):
     st.warning(stale, icon=":material/schedule:")
 
 st.title("Compare")
-prompt = st.text_area("Prompt", key="compare_prompt", height=120, placeholder="Ask something…")
+prompt = st.text_area("Prompt", key="compare_prompt", height=120, placeholder="Ask something…",
+                      persist_state=state.KEEP_ACROSS_PAGES)
 with st.expander("System prompt, reference answer and checks"):
-    system = st.text_area("System prompt", key="compare_system", height=80)
+    system = st.text_area("System prompt", key="compare_system", persist_state=state.KEEP_ACROSS_PAGES, height=80)
     reference = st.text_area(
         "Reference answer (optional: enables exact match, F1, ROUGE, BLEU, chrF and similarity scores)",
-        key="compare_reference",
+        key="compare_reference", persist_state=state.KEEP_ACROSS_PAGES,
         height=80,
     )
     checks = st.text_area("Checks (optional)", key="compare_checks", height=80, help=CHECK_SYNTAX,
-                          placeholder="contains/i: paris\nnot-contains: As an AI\nregex: \\d{4}")
+                          placeholder="contains/i: paris\nnot-contains: As an AI\nregex: \\d{4}",
+                          persist_state=state.KEEP_ACROSS_PAGES)
 
 series_id = st.session_state.get("compare_series_id")
 series = jobs.get(RepeatSeries, series_id) if series_id else None

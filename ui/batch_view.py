@@ -23,6 +23,7 @@ from bakeoff.batch.results import (
 )
 from bakeoff.batch.runner import Batch, BatchRefused, Progress, estimate_batch
 from bakeoff.batch.suite import SuiteInfo
+from bakeoff.catalog.choices import default_models, default_precision, picker_order, ref_label
 from bakeoff.catalog.config import Catalog
 from bakeoff.catalog.estimate import CostEstimate, check_budget
 from bakeoff.records import Params, Result
@@ -31,7 +32,7 @@ from metrics.cost import format_usd
 from ui import state
 from ui.cards import safe_markdown
 from ui.estimate_view import estimate_frame, md_dollars
-from ui.sidebar import BADGE
+from ui.sidebar import BADGE, availabilities
 from ui.suite_view import is_suite, render_grid, render_variants
 
 MIME = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
@@ -56,9 +57,11 @@ def read_items() -> tuple[list[BatchItem] | None, str]:
         "`reference`, `assert` checks and `description`), optional `system`, `description`, `defaultTest`.",
     )
     with st.expander("…or paste the prompts or a suite", expanded=upload is None):
-        fmt = st.radio("Format", ["csv", "jsonl", "yaml"], horizontal=True, key="batch_paste_format")
+        fmt = st.radio("Format", ["csv", "jsonl", "yaml"], horizontal=True, key="batch_paste_format",
+                       persist_state=state.KEEP_ACROSS_PAGES)
         placeholder = SUITE_EXAMPLE if fmt == "yaml" else EXAMPLE
-        pasted = st.text_area("Prompts", key="batch_paste", height=140, placeholder=placeholder)
+        pasted = st.text_area("Prompts", key="batch_paste", height=140, placeholder=placeholder,
+                               persist_state=state.KEEP_ACROSS_PAGES)
     if upload is not None:
         data, name, kind = upload.getvalue(), upload.name, None
     elif pasted.strip():
@@ -89,27 +92,37 @@ def read_items() -> tuple[list[BatchItem] | None, str]:
 
 
 def model_picker(cat: Catalog) -> list[str]:
-    """Model references to run; a local model with precisions is offered once per usable precision."""
+    """Model references to run; a local model with precisions is offered once per usable precision.
+
+    Ready models come first and the Compare page's default pair (runnable chat models) is preselected.
+    """
+    ready = availabilities(cat)
     options: list[str] = []
-    for model_id, e in sorted(cat.entries.items(), key=lambda kv: (kv[1].kind != "local", kv[1].provider, kv[0])):
-        if not e.active:
-            continue
+    preselect: list[str] = []
+    defaults = default_models(cat, ready).model_ids
+    for model_id in picker_order(cat, ready):
+        e = cat.entries[model_id]
         if e.precisions:
             support = state.precision_support(model_id)
             options += [f"{model_id}@{p}" for p in e.precisions if support.get(p) is None]
+            chosen = default_precision(e, support) if model_id in defaults else None
+            preselect += [f"{model_id}@{chosen}"] if chosen else []
         else:
             options.append(model_id)
+            preselect += [model_id] if model_id in defaults else []
 
     def label(ref: str) -> str:
-        model_id, _, precision = ref.partition("@")
+        model_id = ref.partition("@")[0]
         e = cat.entries[model_id]
         where = "local" if e.kind == "local" else e.provider
         limit = e.rate_limit
         rpm = f" · {limit.requests_per_minute:g} req/min" if limit and limit.requests_per_minute else ""
-        badge = BADGE.get(state.availability(model_id).state, "")
-        return f"{e.label or model_id}{' @' + precision if precision else ''} · {where}{rpm} · {badge}"
+        return f"{ref_label(cat, ref)} · {where}{rpm} · {BADGE.get(ready[model_id].state, '')}"
 
-    return st.multiselect("Models", options, key="batch_models", format_func=label)
+    if "batch_models" not in st.session_state:
+        st.session_state["batch_models"] = preselect
+    return st.multiselect("Models", options, key="batch_models", format_func=label,
+                          persist_state=state.KEEP_ACROSS_PAGES, help="Ready models first.")
 
 
 def settings() -> tuple[Params, int, int, Decimal | None]:
@@ -120,16 +133,17 @@ def settings() -> tuple[Params, int, int, Decimal | None]:
         2.0,
         0.0,
         0.05,
-        key="batch_temperature",
+        key="batch_temperature", persist_state=state.KEEP_ACROSS_PAGES,
         help="0 = greedy; repeats then measure speed spread, not answer variety.",
     )
-    max_tokens = st.number_input("Max tokens", 1, 32768, 256, 16, key="batch_max_tokens")
+    max_tokens = st.number_input("Max tokens", 1, 32768, 256, 16, key="batch_max_tokens",
+                                 persist_state=state.KEEP_ACROSS_PAGES)
     repeats = st.number_input(
         "Repeats",
         1,
         100,
         1,
-        key="batch_repeats",
+        key="batch_repeats", persist_state=state.KEEP_ACROSS_PAGES,
         help="Each prompt is sent this many times to each model (for latency spread and CIs).",
     )
     concurrency = st.number_input(
@@ -137,14 +151,15 @@ def settings() -> tuple[Params, int, int, Decimal | None]:
         1,
         256,
         8,
-        key="batch_concurrency",
+        key="batch_concurrency", persist_state=state.KEEP_ACROSS_PAGES,
         help="Calls in flight at once over all models; per-provider rate limits from "
         "models.yaml (`rate_limit`) apply on top.",
     )
-    system = st.text_area("System prompt (for items without one)", key="batch_system", height=70)
+    system = st.text_area("System prompt (for items without one)", key="batch_system", height=70,
+                          persist_state=state.KEEP_ACROSS_PAGES)
     text = st.text_input(
         "Budget cap (USD)",
-        key="batch_budget",
+        key="batch_budget", persist_state=state.KEEP_ACROSS_PAGES,
         placeholder="no cap",
         help="The batch refuses to start when its upper-bound estimate is above the cap, and stops "
         "once what it actually cost reaches it.",

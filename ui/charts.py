@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from metrics.cost import format_usd
+from ui.axes import dollar_log_ticks
 from ui.colors import color_map
 
 
@@ -158,7 +159,8 @@ def cost_quality_scatter(frame: pd.DataFrame, quality_label: str) -> go.Figure:
     if log:  # pad in log space so the end labels are not clipped
         lo, hi = np.log10(data["cost_usd"].min()), np.log10(data["cost_usd"].max())
         pad = max(0.3, (hi - lo) * 0.15)
-        xaxis.update(type="log", range=[lo - pad, hi + pad], exponentformat="e")
+        tickvals, ticktext = dollar_log_ticks(10 ** (lo - pad), 10 ** (hi + pad))
+        xaxis.update(type="log", range=[lo - pad, hi + pad], tickvals=tickvals, ticktext=ticktext, tickprefix="")
     fig.update_layout(
         title=f"Cost vs {quality_label} (up and left is better)",
         xaxis=xaxis,

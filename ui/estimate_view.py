@@ -11,13 +11,14 @@ import streamlit as st
 from bakeoff.catalog.config import Catalog, UnknownModel
 from bakeoff.catalog.estimate import CostEstimate, check_budget, estimate_run_cost
 from metrics.cost import format_usd
+from ui import state
 
 
 def budget_setting() -> Decimal | None:
     """Sidebar: the most one run may cost (blank = no cap)."""
     text = st.text_input(
         "Budget cap (USD)",
-        key="compare_budget",
+        key="compare_budget", persist_state=state.KEEP_ACROSS_PAGES,
         placeholder="no cap",
         help="The most one comparison (all models, all repeats) may cost. A run whose estimated upper bound (every "
         "answer at max tokens, times repeats) is above this is refused before any request is sent. Unpriced API "

@@ -283,7 +283,8 @@ def graded(names: Sequence[str]) -> list[str]:
 
 
 def trends(store: Store, f: HistoryFilter) -> None:
-    st.subheader("Trends per model", help="Daily means over the runs that match the filters above.")
+    st.subheader("Trends per model", help="Daily means over the runs that match the filters above; hourly when "
+                 "they all fall on one UTC day.")
     names = graded(hq.recent_score_names(store, f))
     score = None
     if names:
@@ -291,7 +292,9 @@ def trends(store: Store, f: HistoryFilter) -> None:
                              help="Which score the quality trend plots.")
         if score:
             st.caption(score_help(score))
-    frame = trend_frame(hq.trend_rows(store, f, score=score))
+    rows = hq.trend_rows(store, f, score=score)
+    hourly = len({r["period"] for r in rows}) == 1  # all in one UTC day: its hours say more than one dot per model
+    frame = trend_frame(hq.trend_rows(store, f, score=score, bucket="hour") if hourly else rows)
     if frame.empty:
         st.caption("No answers match the filters, so there is no trend to draw.")
         return
@@ -299,7 +302,7 @@ def trends(store: Store, f: HistoryFilter) -> None:
     for tab, metric in zip(tabs, TRENDS, strict=True):
         with tab:
             if frame[metric].notna().any():
-                st.plotly_chart(trend_figure(frame, metric, score_label(score or "score")),
+                st.plotly_chart(trend_figure(frame, metric, score_label(score or "score"), hourly),
                                 key=f"history_trend_chart_{metric}")
             elif metric == "cost_usd":
                 st.caption("None of these answers has a price (unpriced models are left out, never drawn as $0).")

@@ -11,6 +11,7 @@ import streamlit as st
 from bakeoff.jobs.repeats import MAX_REPEATS
 from bakeoff.records import Result
 from metrics.latency import HELP
+from ui import state
 from ui.colors import color_map
 from ui.tables import comparison_frame
 
@@ -26,7 +27,7 @@ def repeats_setting() -> int:
         max_value=MAX_REPEATS,
         value=1,
         step=1,
-        key="compare_repeats",
+        key="compare_repeats", persist_state=state.KEEP_ACROSS_PAGES,
         help="Run the same comparison this many times, one repeat after another, to see how much speed and "
         "answers vary. The cards show the latest repeat; a table and a chart summarise them all.",
     ))

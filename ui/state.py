@@ -13,6 +13,11 @@ from bakeoff.runner.loop import EngineLoop, engine
 from bakeoff.store.store import Store
 from bakeoff.store.unusable import StoreUnusable
 
+# A page's inputs keep their values when the user visits another page and comes back. Streamlit drops the value of
+# a widget that is not rendered on a run (any page switch) unless the widget says how long to keep it:
+# persist_state="session" (Streamlit >= 1.67, "Working with widgets in multipage apps"). Pass this to every input.
+KEEP_ACROSS_PAGES = "session"
+
 
 @st.cache_resource(show_spinner=False)
 def catalog() -> Catalog:

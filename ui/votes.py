@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
+from bakeoff.catalog.choices import ref_label
 from bakeoff.records import Ranking, Result, Vote, VoteOutcome
 from bakeoff.store.store import Store
+from ui import state
 
 BLIND_RUNS = "compare_blind_runs"  # session: run ids started with blind mode on
 REVEALED = "compare_revealed"  # session: blind run ids whose names are shown
@@ -98,8 +100,8 @@ def render_vote_panel(
         + (" — names are hidden until you have voted on every pair." if aliases else ".")
     )
     for i, (a, b) in enumerate(pairs):
-        name_a = aliases.get(a.result_id, a.model_ref) if aliases else a.model_ref
-        name_b = aliases.get(b.result_id, b.model_ref) if aliases else b.model_ref
+        name_a = aliases.get(a.result_id, a.model_ref) if aliases else ref_label(state.catalog(), a.model_ref)
+        name_b = aliases.get(b.result_id, b.model_ref) if aliases else ref_label(state.catalog(), b.model_ref)
         with st.container(border=True):
             st.markdown(f"**{name_a}** vs **{name_b}**")
             cols = st.columns(4)
@@ -146,7 +148,8 @@ def render_ranking_panel(
     by_id = {r.result_id: r for r in shown}
 
     def name(result_id: str) -> str:
-        return aliases.get(result_id, by_id[result_id].model_ref) if aliases else by_id[result_id].model_ref
+        ref = by_id[result_id].model_ref
+        return aliases.get(result_id, ref) if aliases else ref_label(state.catalog(), ref)
 
     saved = store.ranking_for(run_id)
     st.subheader("Or rank them all")
@@ -178,6 +181,6 @@ def render_ranking_panel(
         args=(ranking,),
     )
     if saved is not None:
-        said = " > ".join(f"**{m}**" for m in saved.models)  # saving revealed the names
+        said = " > ".join(f"**{ref_label(state.catalog(), m)}**" for m in saved.models)  # saving revealed the names
         blind = " (saved blind)" if saved.blind else ""
         st.caption(f"Your ranking: {said}{blind} — clear it and pick again to change it.")

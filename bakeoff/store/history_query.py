@@ -2,7 +2,7 @@
 
 Built for thousands of runs: every function issues a fixed number of statements, pages use
 LIMIT/OFFSET over the `created_at` index, summaries are computed for the page's run ids only, and
-trends are aggregated per model and day by the database. Nothing loads all runs into memory.
+trends are aggregated per model and day (or hour) by the database. Nothing loads all runs into memory.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -203,11 +203,25 @@ def _utc(value: dt.datetime | str) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _day(conn: sa.Connection) -> sa.ColumnElement[Any]:
-    """The run's UTC day as a groupable value (SQLite stores datetimes as text)."""
+Bucket = Literal["day", "hour"]
+
+
+def _period(conn: sa.Connection, bucket: Bucket) -> sa.ColumnElement[Any]:
+    """The run's UTC day or hour as a groupable value (SQLite stores datetimes as text, "YYYY-MM-DD HH:MM:SS")."""
     if conn.dialect.name == "sqlite":
-        return sa.func.substr(runs.c.created_at, 1, 10)
-    return sa.cast(runs.c.created_at, sa.Date)
+        return sa.func.substr(runs.c.created_at, 1, 10 if bucket == "day" else 13)
+    if bucket == "day":
+        return sa.cast(runs.c.created_at, sa.Date)
+    return sa.func.date_trunc("hour", sa.func.timezone("UTC", runs.c.created_at))
+
+
+def _period_value(value: Any, bucket: Bucket) -> dt.date | dt.datetime:
+    if bucket == "day":
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    text = str(value)  # SQLite: "2026-01-01 12"
+    return dt.datetime.fromisoformat(f"{text[:10]}T{text[11:13]}:00")
 
 
 def _score(conn: sa.Connection, name: str) -> sa.ColumnElement[Any]:
@@ -218,23 +232,26 @@ def _score(conn: sa.Connection, name: str) -> sa.ColumnElement[Any]:
     return sa.type_coerce(results.c.scores, sa.JSON)[name].as_float()
 
 
-TREND_COLUMNS = ["day", "model", "answers", "ttft_s", "e2e_s", "cost_usd", "priced", "score", "scored"]
+TREND_COLUMNS = ["period", "model", "answers", "ttft_s", "e2e_s", "cost_usd", "priced", "score", "scored"]
 
 
-def trend_rows(store: Store, f: HistoryFilter = HistoryFilter(), score: str | None = None) -> list[dict[str, Any]]:
-    """Per model and UTC day, over the runs matching the filter: answers, mean TTFT and total time of the
+def trend_rows(
+    store: Store, f: HistoryFilter = HistoryFilter(), score: str | None = None, bucket: Bucket = "day"
+) -> list[dict[str, Any]]:
+    """Per model and UTC day (or hour), over the runs matching the filter: answers, mean TTFT and total time of the
     answers that succeeded, mean cost of the priced ones, and the mean of one quality score (None if unscored).
 
-    Aggregated by the database: the result has one row per model and day, however many runs there are.
+    Aggregated by the database: the result has one row per model and period, however many runs there are;
+    "period" is a date, or for hours a naive UTC datetime.
     """
     with store.engine.connect() as conn:
-        day = _day(conn).label("day")
+        period = _period(conn, bucket).label("period")
         ok = results.c.status == "ok"
         score_col = _score(conn, score) if score else sa.cast(sa.null(), sa.Float)  # PostgreSQL: no avg(unknown)
         cost = sa.cast(results.c.cost_usd, sa.Float)
         q = (
             sa.select(
-                day,
+                period,
                 results.c.model_ref.label("model"),
                 sa.func.count().label("answers"),
                 sa.func.avg(sa.case((ok, results.c.ttft_s))).label("ttft_s"),
@@ -246,15 +263,15 @@ def trend_rows(store: Store, f: HistoryFilter = HistoryFilter(), score: str | No
             )
             .select_from(runs.join(results, results.c.run_id == runs.c.run_id))
             .where(*conditions(f))
-            .group_by(day, results.c.model_ref)
-            .order_by(day, results.c.model_ref)
+            .group_by(period, results.c.model_ref)
+            .order_by(period, results.c.model_ref)
         )
         if f.models:
             q = q.where(results.c.model_ref.in_(list(f.models)))
         out = []
         for r in conn.execute(q).mappings():
             row = dict(r)
-            row["day"] = row["day"] if isinstance(row["day"], dt.date) else dt.date.fromisoformat(str(row["day"]))
+            row["period"] = _period_value(row["period"], bucket)
             out.append(row)
     return out
 

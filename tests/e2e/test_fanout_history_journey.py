@@ -97,7 +97,11 @@ def test_journey_2_fan_out_with_one_failing_provider(page, fakes_app):
     page.get_by_role("heading", name="Compare").wait_for(timeout=60_000)
     page.get_by_text("Type a prompt, pick models").wait_for(timeout=60_000)  # the first script run is over
     settle(page)
-    for label in ("GPT-4o mini", "Claude Haiku 4.5", "Gemini 2.0 Flash", "Command A"):
+    # every key is set, so the default pair is two ready chat models, in picker order (provider, id)
+    tags = page.locator("[data-testid='stSidebar'] [data-tag]")
+    expect(tags).to_have_count(2, timeout=30_000)
+    assert [t.split(" · ")[0] for t in tags.all_inner_texts()] == ["Claude Haiku 4.5", "Command A"]
+    for label in ("GPT-4o mini", "Gemini 2.0 Flash"):
         _pick(page, label)
     page.keyboard.press("Escape")
     page.get_by_label("Prompt", exact=True).fill("Why is the sky blue?")

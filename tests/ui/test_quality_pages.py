@@ -94,7 +94,7 @@ def test_vote_is_stored_and_a_new_click_replaces_it(app):
     at = run_and_wait(app, ["alpha", "beta"])
     run_id = at.session_state["compare_run_id"]
     at.button(key=f"compare_vote_{run_id}_0_a").click().run()
-    assert "Your vote: **alpha is better**" in text_of(at)
+    assert "Your vote: **Alpha is better**" in text_of(at)  # named by its catalog label
     at.button(key=f"compare_vote_{run_id}_0_tie").click().run()
     (vote,) = _store().list_votes()
     assert (vote.model_a, vote.model_b, vote.outcome, vote.blind) == ("alpha", "beta", "tie", False)

@@ -45,7 +45,7 @@ def test_ranking_saves_only_when_every_answer_is_placed_and_a_new_one_replaces_i
         [ids["mumbler"], ids["alpha"], ids["beta"]],
         False,
     )
-    assert "Your ranking: **mumbler** > **alpha** > **beta**" in text_of(at)
+    assert "Your ranking: **mumbler** > **Alpha** > **Beta**" in text_of(at)  # catalog labels, id without one
     at.multiselect(key=f"compare_rank_{run_id}").set_value([ids["beta"], ids["mumbler"], ids["alpha"]]).run()
     at.button(key=save).click().run()
     assert [r.models for r in _store().list_rankings()] == [["beta", "mumbler", "alpha"]]

@@ -63,11 +63,11 @@ def test_latency_breakdown_stacks_queue_ttft_generation_and_takes_medians_of_rep
 
 def test_trend_figure_one_line_per_model_with_gaps_not_zeros():
     rows = [
-        {"day": dt.date(2026, 1, 1), "model": "a", "answers": 2, "ttft_s": 0.1, "e2e_s": 1.0, "cost_usd": 0.001,
+        {"period": dt.date(2026, 1, 1), "model": "a", "answers": 2, "ttft_s": 0.1, "e2e_s": 1.0, "cost_usd": 0.001,
          "priced": 2, "score": 0.5, "scored": 2},
-        {"day": dt.date(2026, 1, 2), "model": "a", "answers": 1, "ttft_s": 0.2, "e2e_s": 2.0, "cost_usd": None,
+        {"period": dt.date(2026, 1, 2), "model": "a", "answers": 1, "ttft_s": 0.2, "e2e_s": 2.0, "cost_usd": None,
          "priced": 0, "score": None, "scored": 0},
-        {"day": dt.date(2026, 1, 1), "model": "b", "answers": 1, "ttft_s": None, "e2e_s": None, "cost_usd": None,
+        {"period": dt.date(2026, 1, 1), "model": "b", "answers": 1, "ttft_s": None, "e2e_s": None, "cost_usd": None,
          "priced": 0, "score": None, "scored": 0},
     ]
     frame = trend_frame(rows)

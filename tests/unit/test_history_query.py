@@ -145,8 +145,8 @@ def test_empty_store(store):
 def test_trends_are_aggregated_per_model_and_day(store):
     seed(store, 48)  # two whole days from 12:00: day 1 has runs 0..11, day 2 runs 12..35, day 3 runs 36..47
     rows = hq.trend_rows(store, score="token_f1")
-    assert {r["day"] for r in rows} == {T0.date() + dt.timedelta(days=d) for d in range(3)}
-    alpha = {r["day"]: r for r in rows if r["model"] == "alpha"}
+    assert {r["period"] for r in rows} == {T0.date() + dt.timedelta(days=d) for d in range(3)}
+    alpha = {r["period"]: r for r in rows if r["model"] == "alpha"}
     first = alpha[T0.date()]
     assert first["answers"] == 12 and first["priced"] == 12
     assert first["cost_usd"] == pytest.approx(0.00015) and first["e2e_s"] == pytest.approx(1.0)
@@ -216,3 +216,11 @@ def test_ten_thousand_runs_trends_and_choices_stay_small(big):
     assert len(rows) <= days * len(MODELS) and models == sorted(MODELS)
     assert sum(r["answers"] for r in rows) == sum(1 + i % 3 for i in range(10_000))
     print(f"trend_rows + models_in_history on 10k runs: {elapsed * 1000:.0f} ms, {len(rows)} rows")
+
+
+def test_trends_within_one_day_can_be_aggregated_per_hour(store):
+    seed(store, 6)  # runs an hour apart from 12:00 on one day
+    rows = hq.trend_rows(store, bucket="hour")
+    hours = sorted({r["period"] for r in rows})
+    assert hours == [T0.replace(tzinfo=None) + dt.timedelta(hours=h) for h in range(6)]
+    assert all(r["answers"] == 1 for r in rows if r["model"] == "alpha")
