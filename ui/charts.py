@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from bakeoff.report.axes import log_cost_axis
 from metrics.cost import format_usd
-from ui.axes import dollar_log_ticks
 from ui.colors import color_map
 
 
@@ -156,11 +156,8 @@ def cost_quality_scatter(frame: pd.DataFrame, quality_label: str) -> go.Figure:
         )
     log = bool(len(data)) and bool((data["cost_usd"] > 0).all())
     xaxis: dict = {"title": "cost per answer (USD" + (", log scale)" if log else ")"), "tickprefix": "$"}
-    if log:  # pad in log space so the end labels are not clipped
-        lo, hi = np.log10(data["cost_usd"].min()), np.log10(data["cost_usd"].max())
-        pad = max(0.3, (hi - lo) * 0.15)
-        tickvals, ticktext = dollar_log_ticks(10 ** (lo - pad), 10 ** (hi + pad))
-        xaxis.update(type="log", range=[lo - pad, hi + pad], tickvals=tickvals, ticktext=ticktext, tickprefix="")
+    if log:
+        xaxis.update(log_cost_axis(data["cost_usd"].tolist()))
     fig.update_layout(
         title=f"Cost vs {quality_label} (up and left is better)",
         xaxis=xaxis,

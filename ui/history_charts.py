@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from bakeoff.report.axes import period_axis
 from bakeoff.store.history_query import TREND_COLUMNS
-from ui.axes import period_axis
 from ui.colors import color_map
 
 # metric column -> (chart title, axis title, hover format); the frame is bakeoff.store.history_query.trend_rows's rows.

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from bakeoff.report.axes import log_cost_axis
 from bakeoff.report.scores import format_score, score_range
 
 PALETTE = qualitative.Plotly + qualitative.D3
@@ -155,10 +156,8 @@ def cost_quality(frame: pd.DataFrame, score: str) -> go.Figure:
             )
     log = bool(len(cost)) and bool((cost > 0).all())
     xaxis: dict = {"title": "cost per answer (USD" + (", log scale)" if log else ")"), "tickprefix": "$"}
-    if log:  # pad in log space so the end labels are not clipped
-        lo, hi = np.log10(cost.min()), np.log10(cost.max())
-        pad = max(0.3, (hi - lo) * 0.15)
-        xaxis.update(type="log", range=[lo - pad, hi + pad], exponentformat="e")
+    if log:
+        xaxis.update(log_cost_axis(list(cost)))
     yaxis: dict = {"title": score}
     bounds = score_range(score)
     if bounds and all(map(math.isfinite, bounds)):  # the whole scale, with room for the labels above the points

@@ -1,4 +1,4 @@
-"""Axes that read cleanly (ui/axes.py): plain dollar ticks on log cost axes, time ticks that fit the trend's span."""
+"""Axes that read cleanly (bakeoff/report/axes.py): plain dollar ticks on log cost axes, time ticks fit to the span."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from ui.axes import dollar_log_ticks, period_axis, usd_tick
+from bakeoff.report.axes import dollar_log_ticks, period_axis, usd_tick
 from ui.charts import cost_quality_scatter
 from ui.history_charts import trend_figure, trend_frame
 

@@ -23,6 +23,16 @@ def usd_tick(value: float) -> str:
     return "$" + format(Decimal(f"{value:.0e}"), ",f")
 
 
+def log_cost_axis(costs: Sequence[float]) -> dict:
+    """A log x-axis for positive dollar costs, padded in log space so end labels are not clipped, with
+    plain-decimal ticks (the dashboard's and the report's cost-vs-quality charts share it)."""
+    lo, hi = math.log10(min(costs)), math.log10(max(costs))
+    pad = max(0.3, (hi - lo) * 0.15)
+    tickvals, ticktext = dollar_log_ticks(10 ** (lo - pad), 10 ** (hi + pad))
+    return {"type": "log", "range": [lo - pad, hi + pad], "tickvals": tickvals, "ticktext": ticktext,
+            "tickprefix": ""}
+
+
 def dollar_log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     """Ticks for a log axis showing lo..hi dollars (both > 0): the powers of ten; when fewer than three of those
     fit, 2 and 5 times them too; fewer still, every digit."""
