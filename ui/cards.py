@@ -256,7 +256,8 @@ def _figures(r: Result) -> None:
     if r.provider_meta.get("temperature_ignored"):
         lines.append("temperature not applied: this API version fixes sampling")
     if r.memory_bytes:
-        lines.append(f"weights in memory **{r.memory_bytes / 1e6:,.0f} MB** ({r.precision})")
+        at = f" ({r.precision})" if r.precision else ""
+        lines.append(f"weights in memory **{r.memory_bytes / 1e6:,.0f} MB**{at}")
     st.caption("  \n".join(lines), help="  \n".join(f"{k}: {v}" for k, v in HELP.items()))
 
 

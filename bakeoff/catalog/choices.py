@@ -43,6 +43,9 @@ def default_models(catalog: Catalog, availability: Mapping[str, Availability], c
         note = None
         if skipped:
             note = f"{_names(catalog, skipped)} not preselected: {BASE_MODEL_WHY}. Pick it to compare anyway."
+            if len(chat) == 1:
+                note += (" Another chat model to compare with: add an API key, start a local server, or install "
+                         "llama.cpp (the Models page says what each model needs).")
         return DefaultModels(chat[:count], note)
     if base:
         picked = base[:count]
