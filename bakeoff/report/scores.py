@@ -160,11 +160,12 @@ def quality_long(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def quality_choices(frame: pd.DataFrame) -> list[str]:
-    """Task-relevant score names (of a frame's `score_<name>` columns, in their order) with at least one value: what
-    the heat map colours and the cost-vs-quality chart can plot. Empty when nothing here grades the answers."""
+    """Task-relevant score names (of a frame's `score_<name>` columns) with at least one value, in SCORE_LABELS order:
+    what the heat map colours and the cost-vs-quality chart can plot. Empty when nothing here grades the answers."""
     out = []
     for col in [c for c in frame.columns if c.startswith("score_")]:
         name = col.removeprefix("score_")
         if task_relevant(name) and pd.to_numeric(frame[col], errors="coerce").notna().any():
             out.append(name)
-    return out
+    order = list(SCORE_LABELS)
+    return sorted(out, key=lambda n: order.index(n) if n in order else len(order))
