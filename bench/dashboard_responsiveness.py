@@ -207,7 +207,7 @@ def rss():
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return {{k: int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}}
 import streamlit, plotly, pandas  # what the app imports
-import ui.cards, ui.charts, ui.history_view, bakeoff.runner.engine, bakeoff.jobs.runs
+import ui.cards, bakeoff.report.figures, ui.history_view, bakeoff.runner.engine, bakeoff.jobs.runs
 from providers.transformers_local import TransformersProvider
 import torch, transformers
 before = rss()

@@ -9,12 +9,12 @@ from collections.abc import Mapping, Sequence
 import streamlit as st
 
 from bakeoff.records import Result
-from bakeoff.report.scores import task_relevant
+from bakeoff.report.scores import score_label, task_relevant
 from bakeoff.runner.conversation import EarlierTurn, totals
 from metrics.cost import format_usd
 from metrics.latency import HELP
 from ui import state
-from ui.tables import JUDGE_SCORE, TOKENS_LABEL, format_score, score_help, score_label, score_names
+from ui.tables import JUDGE_SCORE, TOKENS_LABEL, format_score, score_help, score_names
 
 # On the card, in this order (all scores are in its tooltip and in the comparison table). The task-relevant ones
 # (judge, checks, reference metrics) are its "quality"; agreement and length are facts beside them, not grades.

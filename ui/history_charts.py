@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from bakeoff.report.axes import period_axis
+from bakeoff.report.colors import color_map
 from bakeoff.store.history_query import TREND_COLUMNS
-from ui.colors import color_map
 
 # metric column -> (chart title, axis title, hover format); the frame is bakeoff.store.history_query.trend_rows's rows.
 # "{per}" is "day" or "hour", the trend's period.

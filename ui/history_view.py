@@ -13,7 +13,7 @@ from bakeoff.catalog.config import Catalog
 from bakeoff.jobs.registry import Jobs
 from bakeoff.jobs.runs import start_run
 from bakeoff.records import Params, Run
-from bakeoff.report.scores import task_relevant
+from bakeoff.report.scores import score_label, task_relevant
 from bakeoff.runner.conversation import earlier_runs, threads
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.runner.scoring import check_label
@@ -27,7 +27,7 @@ from ui.history_charts import TRENDS, trend_figure, trend_frame
 from ui.judge_panel import render_judgments
 from ui.prefill import request_prefill
 from ui.run_view import render_run
-from ui.tables import SCORE_ORDER, score_help, score_label
+from ui.tables import SCORE_ORDER, score_help
 
 SELECTED = "history_selected"
 CONFIRM = "history_confirm_delete"  # run ids waiting for the user to confirm their deletion

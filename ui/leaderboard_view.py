@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from bakeoff import leaderboard
-from ui import charts
+from ui.leaderboard_charts import battle_count_heatmap, win_rate_heatmap
 
 
 @st.cache_data(show_spinner="Fitting ratings…", max_entries=32)
@@ -44,8 +44,8 @@ def render_board(votes: Sequence[Sequence[str]], key: str) -> None:
     if models < 2:
         return
     left, right = st.columns(2)
-    left.plotly_chart(charts.win_rate_heatmap(board.win_rates), key=f"{key}_winrate")
-    right.plotly_chart(charts.battle_count_heatmap(board.battles), key=f"{key}_battles")
+    left.plotly_chart(win_rate_heatmap(board.win_rates), key=f"{key}_winrate")
+    right.plotly_chart(battle_count_heatmap(board.battles), key=f"{key}_battles")
 
 
 @st.cache_data(show_spinner="Fitting rankings…", max_entries=32)

@@ -10,9 +10,9 @@ import streamlit as st
 
 from bakeoff.jobs.repeats import MAX_REPEATS
 from bakeoff.records import Result
+from bakeoff.report.colors import color_map
 from metrics.latency import HELP
 from ui import state
-from ui.colors import color_map
 from ui.tables import comparison_frame
 
 SUMMARY_COLUMNS = ["model", "answers", "ok", "ttft_median_s", "e2e_median_s", "e2e_min_s", "e2e_max_s",

@@ -9,26 +9,19 @@ import streamlit as st
 
 from bakeoff.catalog.config import Catalog
 from bakeoff.records import Judgment, Result, Run
-from bakeoff.report import run_html
+from bakeoff.report import figures, run_html
+from bakeoff.report.scores import quality_choices, quality_long, score_label
 from bakeoff.runner.conversation import EarlierTurn
 from bakeoff.runner.engine import unsaved_message
 from bakeoff.store import export
 from bakeoff.store.store import Store
 from metrics.latency import HELP
-from ui import charts, state, votes
+from ui import state, votes
 from ui.cards import render_cards
 from ui.diff_view import render_diff
 from ui.focus_view import render_focus
 from ui.judge_panel import render_judge_controls, render_judgments
-from ui.tables import (
-    NO_QUALITY_AXIS,
-    comparison_frame,
-    judge_scores,
-    quality_choices,
-    quality_long,
-    score_help,
-    score_label,
-)
+from ui.tables import NO_QUALITY_AXIS, comparison_frame, judge_scores, score_help
 
 _COLUMNS = {
     "queue_s": st.column_config.NumberColumn("queue (s)", format="%.2f", help=HELP["queue_s"]),
@@ -127,11 +120,11 @@ def render_details(run: Run, results: Sequence[Result], key: str, *, judgments: 
     st.dataframe(frame, hide_index=True, column_config=_column_config(frame), key=f"{key}_table")
     if frame["ttft_s"].notna().any():
         left, right = st.columns(2)
-        left.plotly_chart(charts.latency_breakdown(frame), key=f"{key}_latency")
-        right.plotly_chart(charts.throughput(frame), key=f"{key}_throughput")
+        left.plotly_chart(figures.latency_breakdown(frame), key=f"{key}_latency")
+        right.plotly_chart(figures.throughput(frame), key=f"{key}_throughput")
     if frame["cost_usd"].notna().any():
         left, _ = st.columns(2)
-        left.plotly_chart(charts.cost_per_call(frame), key=f"{key}_cost")
+        left.plotly_chart(figures.cost_per_call(frame), key=f"{key}_cost")
     elif len(frame):
         st.caption("No answer has a price, so there is no cost chart (unpriced is unknown, never $0).")
     _quality_charts(frame, key)
@@ -173,7 +166,7 @@ def _quality_charts(frame: pd.DataFrame, key: str) -> None:
         if (frame["status"] == "ok").any():
             st.caption(NO_QUALITY_AXIS)
         return
-    st.plotly_chart(charts.quality_heatmap(long), key=f"{key}_quality")
+    st.plotly_chart(figures.quality_heatmap(long), key=f"{key}_quality")
     left, right = st.columns([1, 2])
     with left:
         choices = quality_choices(frame)
@@ -192,9 +185,9 @@ def _quality_charts(frame: pd.DataFrame, key: str) -> None:
     if plotted.empty:
         left.caption("No model has both a cost and this score, so there is nothing to plot.")
         return
-    front = plotted[charts.pareto_front(plotted)]["model"].tolist()
+    front = plotted[figures.pareto_front(plotted)]["model"].tolist()
     left.caption(f"Pareto front (no other model is at least as cheap and as good): **{', '.join(front)}**")
     missing = sorted(set(points["model"]) - set(plotted["model"]))
     if missing:
         left.caption(f"Not plotted (unpriced or unscored): {', '.join(missing)}")
-    right.plotly_chart(charts.cost_quality_scatter(points, score_label(metric)), key=f"{key}_pareto")
+    right.plotly_chart(figures.cost_quality_scatter(points, metric), key=f"{key}_pareto")

@@ -13,8 +13,8 @@ from plotly.subplots import make_subplots
 from bakeoff.batch.grid import grid_frame, grid_table
 from bakeoff.batch.results import PASS, Arm, aggregate_frame, comparable_metrics, paired, suite_info
 from bakeoff.records import Result
+from bakeoff.report.colors import color_map
 from bakeoff.report.scores import task_relevant
-from ui.colors import color_map
 
 STATE_STYLE = {
     "pass": "background-color: rgba(0, 204, 150, 0.18)",

@@ -8,40 +8,17 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from bakeoff.records import Result
+from bakeoff.report.scores import JUDGE, SCORE_LABELS, judge_means
 from bakeoff.report.scores import format_score as shared_format_score
-from bakeoff.report.scores import goodness, judge_means, task_relevant
 from bakeoff.runner.scoring import score_info
 from metrics.cost import format_usd
 from metrics.judge import SCORE_MAX, SCORE_MIN
 
 TOKENS_LABEL = {"reported": "reported by API", "counted": "counted (tokenizer)", "estimated": "estimated"}
 
-JUDGE_SCORE = "judge_score"  # mean rubric score of the latest judging, a column beside the metric scores
-SCORE_LABELS = {
-    JUDGE_SCORE: "judge score",
-    "assertions_passed": "checks passed",
-    "semantic_similarity": "similarity to reference",
-    "agreement": "agreement",
-    "exact_match": "exact match",
-    "quasi_exact_match": "quasi-exact match",
-    "token_f1": "token F1",
-    "rouge1": "ROUGE-1",
-    "rouge2": "ROUGE-2",
-    "rougeL": "ROUGE-L",
-    "bleu": "BLEU",
-    "chrf": "chrF",
-    "is_refusal": "refusal",
-    "is_json": "valid JSON",
-    "flesch_reading_ease": "reading ease",
-    "words": "words",
-    "characters": "characters",
-}
+JUDGE_SCORE = JUDGE  # mean rubric score of the latest judging, a column beside the metric scores
 # Shown first on cards and in tables: what decides a choice, then the facts.
 SCORE_ORDER = list(SCORE_LABELS)
-
-
-def score_label(name: str) -> str:
-    return SCORE_LABELS.get(name, name.replace("_", " "))
 
 
 def score_help(name: str) -> str:
@@ -110,42 +87,6 @@ def comparison_frame(results: Sequence[Result], judge: Mapping[str, float] | Non
             }
         )
     return pd.DataFrame(rows)
-
-
-def quality_long(frame: pd.DataFrame) -> pd.DataFrame:
-    """Long form of a comparison frame's task-relevant scores for the heat map: model, metric, label, value, text,
-    goodness (0 worst - 1 best within the score's range).
-
-    Only scores that say which answer is better for this task colour it (bakeoff.report.scores.task_relevant:
-    the judge, the checks, metrics against a reference); reading ease, length or agreement stay numbers in the table.
-    """
-    rows = []
-    for name in quality_choices(frame):
-        values = pd.to_numeric(frame[f"score_{name}"], errors="coerce")
-        for model, value in zip(frame["model"], values, strict=True):
-            known = None if pd.isna(value) else float(value)
-            rows.append(
-                {
-                    "model": model,
-                    "metric": name,
-                    "label": score_label(name),
-                    "value": value,
-                    "text": format_score(name, known),
-                    "goodness": goodness(name, known),
-                }
-            )
-    return pd.DataFrame(rows, columns=["model", "metric", "label", "value", "text", "goodness"])
-
-
-def quality_choices(frame: pd.DataFrame) -> list[str]:
-    """Task-relevant score names with at least one value: what the heat map colours and the cost-vs-quality chart
-    can plot. Empty when the run has no reference, checks or judge: then nothing here grades the answers."""
-    out = []
-    for col in [c for c in frame.columns if c.startswith("score_")]:
-        name = col.removeprefix("score_")
-        if task_relevant(name) and pd.to_numeric(frame[col], errors="coerce").notna().any():
-            out.append(name)
-    return out
 
 
 NO_QUALITY_AXIS = (

@@ -14,8 +14,10 @@ from bakeoff.report.scores import (
     PREFERRED,
     describe,
     format_score,
-    goodness,
     judge_means,
+    quality_choices,
+    quality_long,
+    score_label,
     score_names,
     task_relevant,
 )
@@ -30,7 +32,7 @@ def run_html(
 ) -> str:
     """The whole report as one HTML document that needs nothing from the network."""
     judge = judge_means(judgments)
-    frame = _frame(results, judge)
+    frame = chart_frame(results, judge)
     names = score_names(results, [JUDGE] if judge else [])
     page = Page(f"Bakeoff report · run {run.run_id}")
     page.add(
@@ -48,14 +50,16 @@ def run_html(
         _figures_table(results),
         _scores_table(results, names, judge),
         _checks(run, results),
-        _charts(page, frame, [n for n in names if task_relevant(n)]),
+        _charts(page, frame),
         _judgments(judgments),
         _votes(votes),
     )
     return page.render()
 
 
-def _frame(results: Sequence[Result], judge: dict[str, float]) -> pd.DataFrame:
+def chart_frame(results: Sequence[Result], judge: dict[str, float]) -> pd.DataFrame:
+    """What bakeoff.report.figures draws: timings, cost and the task-relevant `score_<name>` columns, one row per
+    answer (the dashboard's comparison frame has the same columns, so both draw the same charts)."""
     rows = []
     for r in results:
         rows.append(
@@ -66,14 +70,14 @@ def _frame(results: Sequence[Result], judge: dict[str, float]) -> pd.DataFrame:
                 "generation_s": r.e2e_s - r.ttft_s if r.e2e_s is not None and r.ttft_s is not None else None,
                 "output_tokens_per_s": r.output_tokens_per_s,
                 "cost_usd": float(r.cost_usd) if r.cost_usd is not None else None,
-                "cost": format_usd(r.cost_usd),
-                **r.scores,
-                **({JUDGE: judge.get(r.model_ref)} if judge else {}),
+                **{f"score_{n}": v for n, v in r.scores.items()},
+                **({f"score_{JUDGE}": judge.get(r.model_ref)} if judge else {}),
             }
         )
-    columns = ["model", "queue_s", "ttft_s", "generation_s", "output_tokens_per_s", "cost_usd", "cost"]
-    frame = pd.DataFrame(rows).reindex(columns=list(dict.fromkeys([*columns, *(k for row in rows for k in row)])))
-    return frame.astype({c: float for c in columns[1:-1]})  # unknown is NaN, never 0
+    columns = ["model", "queue_s", "ttft_s", "generation_s", "output_tokens_per_s", "cost_usd"]
+    graded = [f"score_{n}" for n in score_names(results, [JUDGE] if judge else []) if task_relevant(n)]
+    frame = pd.DataFrame(rows).reindex(columns=[*columns, *graded])  # task-relevant scores, in the report's order
+    return frame.astype({c: float for c in [*columns[1:], *graded]})  # unknown is NaN, never 0
 
 
 def _input(run: Run) -> Markup:
@@ -178,22 +182,23 @@ def _checks(run: Run, results: Sequence[Result]) -> Markup | None:
     return frag(el("h3", "Checks"), table(["check", *models], rows))
 
 
-def _charts(page: Page, frame: pd.DataFrame, graded: list[str]) -> Markup:
+def _charts(page: Page, frame: pd.DataFrame) -> Markup:
     charts = []
     if frame["ttft_s"].notna().any():
         charts += [page.chart(figures.latency_breakdown(frame)), page.chart(figures.throughput(frame))]
     if frame["cost_usd"].notna().any():
         charts.append(page.chart(figures.cost_per_call(frame)))
-    graded = [n for n in graded if frame[n].notna().any()]
+    graded = quality_choices(frame)
     notes = []
     if graded:
-        good = pd.DataFrame({n: [goodness(n, v) for v in frame[n]] for n in graded})
-        charts.append(page.chart(figures.quality_heatmap(frame, graded, good)))
+        charts.append(page.chart(figures.quality_heatmap(quality_long(frame))))
         axis = next((n for n in PREFERRED if n in graded), graded[0])
-        if frame[["cost_usd", axis]].notna().all(axis=1).any():
-            charts.append(page.chart(figures.cost_quality(frame, axis)))
-            if missing := list(frame.loc[frame[["cost_usd", axis]].isna().any(axis=1), "model"]):
-                notes.append(f"Not on the cost-vs-{axis} chart (unpriced or unscored): {', '.join(missing)}.")
+        points = frame[["model", "cost_usd"]].assign(quality=frame[f"score_{axis}"])
+        if points[["cost_usd", "quality"]].notna().all(axis=1).any():
+            charts.append(page.chart(figures.cost_quality_scatter(points, axis)))
+            if missing := list(points.loc[points[["cost_usd", "quality"]].isna().any(axis=1), "model"]):
+                chart = f"cost-vs-{score_label(axis)} chart"
+                notes.append(f"Not on the {chart} (unpriced or unscored): {', '.join(missing)}.")
     else:
         notes.append(
             "No score here says which answer is better for this task (no reference answer, checks or judge), "

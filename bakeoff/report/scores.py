@@ -1,14 +1,16 @@
-"""Which scores a report grades models on, and how it writes them.
+"""Which scores grade models, and how they are named and written (the dashboard's and the report's).
 
 Only task-relevant scores colour a chart or rank a model: the judge's, the user's checks and the metrics
 measured against a reference. The rest (length, reading ease, agreement, JSON validity...) say something
-about an answer but not whether it is the better one for this task, so the report lists them as numbers only.
+about an answer but not whether it is the better one for this task, so they are listed as numbers only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+import pandas as pd
 
 from bakeoff.records import Judgment, Result
 from bakeoff.runner.scoring import score_info
@@ -17,6 +19,34 @@ from metrics.judge import SCORE_MAX, SCORE_MIN
 JUDGE = "judge_score"
 # The cost-vs-quality chart plots the first of these a run has.
 PREFERRED = (JUDGE, "assertions_passed", "semantic_similarity", "token_f1", "chrf", "rougeL", "exact_match")
+# What a score is called on a page or chart; also the order the dashboard shows scores in (what decides a choice first).
+SCORE_LABELS = {
+    JUDGE: "judge score",
+    "assertions_passed": "checks passed",
+    "semantic_similarity": "similarity to reference",
+    "agreement": "agreement",
+    "exact_match": "exact match",
+    "quasi_exact_match": "quasi-exact match",
+    "token_f1": "token F1",
+    "rouge1": "ROUGE-1",
+    "rouge2": "ROUGE-2",
+    "rougeL": "ROUGE-L",
+    "bleu": "BLEU",
+    "chrf": "chrF",
+    "is_refusal": "refusal",
+    "is_json": "valid JSON",
+    "flesch_reading_ease": "reading ease",
+    "words": "words",
+    "characters": "characters",
+}
+
+
+def score_label(name: str) -> str:
+    """
+    >>> score_label("token_f1"), score_label("new_metric")
+    ('token F1', 'new metric')
+    """
+    return SCORE_LABELS.get(name, name.replace("_", " "))
 
 
 def score_range(name: str) -> tuple[float, float] | None:
@@ -109,3 +139,33 @@ def goodness(name: str, value: float | None) -> float | None:
     lo, hi = bounds
     scaled = min(1.0, max(0.0, (value - lo) / (hi - lo)))
     return scaled if higher else 1.0 - scaled
+
+
+def quality_long(frame: pd.DataFrame) -> pd.DataFrame:
+    """Long form of a frame's task-relevant `score_<name>` columns for the quality heat map: model, metric, label,
+    value, text, goodness (0 worst - 1 best within the score's range; None when unknown).
+
+    Only scores that say which answer is better for this task colour it (task_relevant: the judge, the checks,
+    metrics against a reference); reading ease, length or agreement stay numbers in the tables.
+    """
+    rows = []
+    for name in quality_choices(frame):
+        values = pd.to_numeric(frame[f"score_{name}"], errors="coerce")
+        for model, value in zip(frame["model"], values, strict=True):
+            known = None if pd.isna(value) else float(value)
+            text = format_score(name, known, places=2)
+            rows.append({"model": model, "metric": name, "label": score_label(name), "value": value, "text": text,
+                         "goodness": goodness(name, known)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["model", "metric", "label", "value", "text", "goodness"])
+
+
+def quality_choices(frame: pd.DataFrame) -> list[str]:
+    """Task-relevant score names (of a frame's `score_<name>` columns) with at least one value, in SCORE_LABELS order:
+    what the heat map colours and the cost-vs-quality chart can plot. Empty when nothing here grades the answers."""
+    out = []
+    for col in [c for c in frame.columns if c.startswith("score_")]:
+        name = col.removeprefix("score_")
+        if task_relevant(name) and pd.to_numeric(frame[col], errors="coerce").notna().any():
+            out.append(name)
+    order = list(SCORE_LABELS)
+    return sorted(out, key=lambda n: order.index(n) if n in order else len(order))

@@ -1,4 +1,6 @@
-"""Axes that read cleanly (bakeoff/report/axes.py): plain dollar ticks on log cost axes, time ticks fit to the span."""
+"""Axes that read cleanly (bakeoff/report/axes.py): plain dollar ticks on log cost axes, time ticks fit to the span.
+
+The cost-vs-quality chart's dollar axis: test_figures.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import datetime as dt
 import pandas as pd
 
 from bakeoff.report.axes import dollar_log_ticks, period_axis, usd_tick
-from ui.charts import cost_quality_scatter
 from ui.history_charts import trend_figure, trend_frame
 
 
@@ -20,13 +21,6 @@ def test_dollar_log_ticks_are_the_powers_of_ten_then_finer_when_few_fit():
     assert dollar_log_ticks(1e-5, 1e-4)[1] == ["$0.00001", "$0.00002", "$0.00005", "$0.0001"]
     values, _ = dollar_log_ticks(6e-6, 1.9e-5)  # half a decade: every digit that fits
     assert values == [6e-06, 7e-06, 8e-06, 9e-06, 1e-05]
-
-
-def test_the_cost_quality_scatter_labels_its_log_axis_in_dollars():
-    frame = pd.DataFrame({"model": ["a", "b"], "cost_usd": [8e-6, 3.4e-5], "quality": [0.3, 0.4]})
-    axis = cost_quality_scatter(frame, "agreement").layout.xaxis
-    assert axis.type == "log" and list(axis.ticktext) == ["$0.000005", "$0.00001", "$0.00002", "$0.00005"]
-    assert all("e" not in t for t in axis.ticktext)
 
 
 def test_one_day_of_daily_points_gets_one_date_tick_not_hours_of_an_empty_axis():

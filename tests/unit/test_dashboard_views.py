@@ -1,4 +1,5 @@
-"""Pure pieces behind History and the Compare additions: colours, figures, diff, prefill, repeats, Parquet."""
+"""Pure pieces behind History and the Compare additions: trends, diff, prefill, repeats, Parquet (run charts and
+colours: test_figures.py)."""
 
 from __future__ import annotations
 
@@ -16,49 +17,15 @@ import pytest
 from bakeoff.jobs.registry import Jobs
 from bakeoff.jobs.runs import RunJob
 from bakeoff.records import Params, Result, Run
+from bakeoff.report.colors import color_map
 from bakeoff.runner.fan_out import InvalidRun
 from bakeoff.store import export
 from metrics.assertions import Assertion
 from tests.conftest import scripted_catalog
-from ui import charts
-from ui.colors import PALETTE, color_map, model_color
 from ui.diff_view import diff_markdown, escape_markdown, similarity, word_diff
 from ui.history_charts import trend_figure, trend_frame
 from ui.prefill import PREFILL, apply_prefill, request_prefill
 from ui.repeats_view import repeat_spread, repeat_summary
-
-
-def test_colours_are_stable_distinct_and_shared_by_charts():
-    models = [f"model-{i}" for i in range(len(PALETTE))]
-    colours = color_map(models)
-    assert len(set(colours.values())) == len(PALETTE)  # distinct while the palette lasts
-    assert color_map(["gpt-4o-mini"])["gpt-4o-mini"] == model_color("gpt-4o-mini")
-    frame = pd.DataFrame({"model": ["a", "b"], "output_tokens_per_s": [10.0, 20.0], "cost_usd": [0.001, None]})
-    bars = charts.throughput(frame).data[0]
-    assert list(bars.marker.color) == [color_map(["a", "b"])[m] for m in ("a", "b")]
-    cost = charts.cost_per_call(frame)
-    assert list(cost.data[0].x) == ["a"] and cost.data[0].marker.color[0] == model_color("a")
-
-
-def test_cost_per_call_names_unpriced_and_keeps_fractions_of_a_cent():
-    frame = pd.DataFrame({"model": ["cheap", "local", "free"], "cost_usd": [0.000123, None, 0.0]})
-    fig = charts.cost_per_call(frame)
-    assert list(fig.data[0].text) == ["$0.000123", "$0.00"]  # a real $0 (a free tier) stays, unpriced is named
-    assert "unpriced, not drawn: local" in fig.layout.title.text
-
-
-def test_latency_breakdown_stacks_queue_ttft_generation_and_takes_medians_of_repeats():
-    frame = pd.DataFrame({
-        "model": ["a", "a", "a", "b"],
-        "queue_s": [0.0, 1.0, 2.0, None],
-        "ttft_s": [0.1, 0.2, 0.9, 0.5],
-        "generation_s": [1.0, 2.0, 3.0, None],
-    })
-    fig = charts.latency_breakdown(frame)
-    assert [t.name for t in fig.data] == ["queue", "time to first token", "generation"]
-    queue, ttft, gen = (dict(zip(t.y, t.x, strict=True)) for t in fig.data)
-    assert (queue["a"], ttft["a"], gen["a"]) == (1.0, 0.2, 2.0)
-    assert (queue["b"], gen["b"]) == (0.0, 0.0)  # unknown is drawn as no bar, never hides the model
 
 
 def test_trend_figure_one_line_per_model_with_gaps_not_zeros():

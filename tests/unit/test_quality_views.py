@@ -1,23 +1,22 @@
-"""Pure helpers behind the quality UI: score columns, heat-map data, the Pareto front, figures, leaderboards."""
+"""Pure helpers behind the quality UI: score columns, score text, judge means, leaderboards, blind votes.
+
+The quality heat map's data, the Pareto front and the run charts are tested in test_figures.py."""
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from bakeoff import leaderboard
 from bakeoff.records import Judgment, Result
-from ui import charts
+from ui.leaderboard_charts import battle_count_heatmap, win_rate_heatmap
 from ui.tables import (
     comparison_frame,
     format_score,
     judge_scores,
-    quality_choices,
-    quality_long,
     score_help,
     score_names,
 )
@@ -29,18 +28,6 @@ def res(model: str, scores: dict[str, float], cost: str | None = None, status: s
                   scores=scores, cost_usd=Decimal(cost) if cost is not None else None)
 
 
-def test_pareto_front_minimises_cost_and_maximises_quality():
-    frame = pd.DataFrame({
-        "model": list("abcdefg"),
-        "cost_usd": [1.0, 2.0, 3.0, 2.0, 1.0, np.nan, 0.5],
-        "quality": [0.5, 0.9, 0.8, 0.5, 0.5, 1.0, np.nan],
-    })
-    assert charts.pareto_front(frame).tolist() == [True, True, False, False, True, False, False]
-    # duplicates of a front point are both on it; a single point is its own front
-    assert charts.pareto_front(frame.iloc[[0]]).tolist() == [True]
-    assert charts.pareto_front(frame.iloc[0:0]).tolist() == []
-
-
 def test_comparison_frame_adds_score_columns_in_display_order_and_the_judge_score():
     results = [res("a", {"words": 3.0, "agreement": 0.7, "assertions_passed": 1.0}),
                res("b", {"words": 5.0, "rougeL": 0.2}, status="ok")]
@@ -50,30 +37,6 @@ def test_comparison_frame_adds_score_columns_in_display_order_and_the_judge_scor
     assert frame.loc[0, "score_judge_score"] == 7.5 and pd.isna(frame.loc[1, "score_judge_score"])
     assert pd.isna(frame.loc[1, "score_agreement"])  # missing stays missing, never 0
     assert score_names(results) == ["assertions_passed", "agreement", "rougeL", "words"]
-
-
-def test_quality_long_and_choices_keep_only_task_relevant_scores():
-    frame = comparison_frame([res("a", {"words": 3.0, "agreement": 0.5, "flesch_reading_ease": 90.0, "is_json": 0.0,
-                                        "token_f1": 0.25, "bleu": 50.0}),
-                              res("b", {"words": 4.0, "agreement": 0.9, "flesch_reading_ease": 10.0, "is_json": 1.0,
-                                        "token_f1": 1.0})], judge={"a": 1.0, "b": 10.0})
-    long = quality_long(frame)
-    # reading ease painted a repetitive loop green in a trial: only judge, checks and reference metrics grade
-    assert list(dict.fromkeys(long["metric"])) == ["judge_score", "token_f1", "bleu"]
-    assert long.set_index(["model", "metric"])["goodness"].fillna(-1).to_dict() == {
-        ("a", "judge_score"): 0.0, ("b", "judge_score"): 1.0, ("a", "token_f1"): 0.25, ("b", "token_f1"): 1.0,
-        ("a", "bleu"): 0.5, ("b", "bleu"): -1}
-    row = long[(long["model"] == "b") & (long["metric"] == "bleu")].iloc[0]
-    assert (row["text"], row["label"]) == ("–", "BLEU")  # unknown stays unknown
-    assert quality_choices(frame) == ["judge_score", "token_f1", "bleu"]
-
-
-def test_without_reference_checks_or_judge_nothing_grades_the_answers():
-    frame = comparison_frame([res("a", {"words": 3.0, "agreement": 0.5, "is_refusal": 0.0}),
-                              res("b", {"words": 4.0, "agreement": 0.9, "is_refusal": 1.0})])
-    assert quality_long(frame).empty and quality_choices(frame) == []
-    checks = comparison_frame([res("a", {"assertions_passed": 0.5}), res("b", {"assertions_passed": 1.0})])
-    assert quality_choices(checks) == ["assertions_passed"]
 
 
 def test_score_text_and_help_come_from_the_metric_metadata():
@@ -96,21 +59,11 @@ def test_judge_scores_average_the_latest_rubric_batch_without_grader_errors():
     assert judge_scores([]) == {}
 
 
-def test_figures_build_from_dataframes():
-    frame = comparison_frame([res("a", {"token_f1": 0.5}, cost="0.001"), res("b", {"token_f1": 0.9}, cost="0.01"),
-                              res("c", {"token_f1": 0.4}, cost="0.02"), res("d", {"token_f1": 0.95})])
-    points = frame[["model", "cost_usd"]].assign(quality=frame["score_token_f1"])
-    fig = charts.cost_quality_scatter(points, "token F1")
-    names = [t.name for t in fig.data]
-    assert names == ["Pareto front", "on the front (no cheaper model is better)", "dominated"]
-    assert list(fig.data[1].text) == ["a", "b"] and list(fig.data[2].text) == ["c"]  # d is unpriced: not drawn
-    assert fig.layout.xaxis.type == "log"
-    heat = charts.quality_heatmap(quality_long(frame))
-    assert list(heat.data[0].y) == ["a", "b", "c", "d"] and heat.data[0].zmin == 0
+def test_leaderboard_heatmaps_show_win_rates_and_battles():
     board = leaderboard.build([("a", "b", "a"), ("b", "a", "a"), ("a", "b", "tie")] * 4)
-    win = charts.win_rate_heatmap(board.win_rates)
+    win = win_rate_heatmap(board.win_rates)
     assert win.data[0].text[0][1] == "50%" and win.data[0].text[0][0] == ""  # never met itself
-    assert charts.battle_count_heatmap(board.battles).data[0].text[0][1] == "12"
+    assert battle_count_heatmap(board.battles).data[0].text[0][1] == "12"
 
 
 def test_leaderboard_marks_unbeaten_and_rarely_seen_models_provisional():

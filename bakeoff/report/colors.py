@@ -1,8 +1,8 @@
-"""One colour per model, the same on every page and chart.
+"""One colour per model, the same on every page, chart and report.
 
 A model's colour comes from a stable hash of its reference (not from its position in a chart), so
-`gpt-4o-mini` is the same colour on Compare, History and the Leaderboard. When two models in the
-same chart hash to the same colour, the later one (in sorted order) takes the next free one.
+`gpt-4o-mini` is the same colour on Compare, History, the Leaderboard and in the offline report. When two
+models in the same chart hash to the same colour, the later one (in sorted order) takes the next free one.
 """
 
 from __future__ import annotations
