@@ -204,22 +204,33 @@ def test_background_judging_saves_as_it_goes_and_stop_keeps_no_half_verdicts(scr
     assert len(store.judgments_for(run.run_id)) == 2  # the stopped judging stored nothing
 
 
-def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monkeypatch, capsys):
+def _write_models(tmp_path, models: dict) -> None:
     import yaml
 
-    from bakeoff import cli
+    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
+
+
+def _cli_setup(tmp_path, monkeypatch, models: dict):
+    """A catalog of `models` for the CLI and a stored, answered run to judge: (database path, run)."""
     from bakeoff.store.store import Store
 
-    models = {"models": {
-        "judge": {"provider": "scripted", "model": "judge", "kind": "commercial", "options": {"chunks": [GOOD]}},
-        "mumbler": {"provider": "scripted", "model": "mumbler", "kind": "commercial", "options": {"chunks": ["8"]}},
-    }}
-    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
+    _write_models(tmp_path, models)
     (tmp_path / "pricing.yaml").write_text("prices: {}\n")
     monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
     monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
     db = tmp_path / "j.db"
     run, _ = answered(Store(f"sqlite:///{db}"), {"alpha": "Paris.", "beta": "Lyon."})
+    return db, run
+
+
+def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monkeypatch, capsys):
+    from bakeoff import cli
+
+    models = {"models": {
+        "judge": {"provider": "scripted", "model": "judge", "kind": "commercial", "options": {"chunks": [GOOD]}},
+        "mumbler": {"provider": "scripted", "model": "mumbler", "kind": "commercial", "options": {"chunks": ["8"]}},
+    }}
+    db, run = _cli_setup(tmp_path, monkeypatch, models)
 
     def no_probes(catalog, check=None):
         raise AssertionError("a judge named on the command line (and not a tiny one) needs no readiness probes")
@@ -240,10 +251,7 @@ def test_cli_judge_grades_a_stored_run_and_reports_grader_errors(tmp_path, monke
 
 
 def test_cli_judge_defaults_to_the_strongest_runnable_model_and_warns_about_a_tiny_one(tmp_path, monkeypatch, capsys):
-    import yaml
-
     from bakeoff import cli
-    from bakeoff.store.store import Store
 
     models = {"models": {
         "tiny": {"provider": "scripted", "model": "tiny", "kind": "local", "params_b": 0.135,
@@ -251,12 +259,7 @@ def test_cli_judge_defaults_to_the_strongest_runnable_model_and_warns_about_a_ti
         "strong": {"provider": "scripted", "model": "strong", "kind": "commercial", "tier": "flagship",
                    "options": {"chunks": [GOOD], "available": "not_configured"}},
     }}
-    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
-    (tmp_path / "pricing.yaml").write_text("prices: {}\n")
-    monkeypatch.setenv("BAKEOFF_MODELS", str(tmp_path / "models.yaml"))
-    monkeypatch.setenv("BAKEOFF_PRICING", str(tmp_path / "pricing.yaml"))
-    db = tmp_path / "j.db"
-    run, _ = answered(Store(f"sqlite:///{db}"), {"alpha": "Paris.", "beta": "Lyon."})
+    db, run = _cli_setup(tmp_path, monkeypatch, models)
     assert cli.main(["--db", str(db), "judge", run.run_id]) == 1  # 'strong' does not run here: 'tiny' judges
     out, err = capsys.readouterr()
     assert "0/2 judgments parsed (judge tiny)" in out
@@ -265,7 +268,7 @@ def test_cli_judge_defaults_to_the_strongest_runnable_model_and_warns_about_a_ti
     assert "warning: Most verdicts could not be read: 0 of 2 parsed." in err
 
     models["models"]["strong"]["options"].pop("available")  # now it runs here: it is the default, no warning
-    (tmp_path / "models.yaml").write_text(yaml.safe_dump(models))
+    _write_models(tmp_path, models)
     assert cli.main(["--db", str(db), "judge", run.run_id]) == 0
     out, err = capsys.readouterr()
     assert "2/2 judgments parsed (judge strong)" in out and "warning" not in err
